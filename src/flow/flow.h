@@ -1,0 +1,162 @@
+/*
+ * Flow state, the flow table and the flow engine (keys, timers, per-direction counters,
+ * termination callback).
+ *
+ * A flow is split in two fixed-size records kept in two preallocated arrays indexed by the
+ * same 32-bit flow index: flow_t holds what almost every packet reads or writes (one
+ * 128-byte, two-cache-line budget), flow_cold_t what a few packets touch (handshake, FIN/RST
+ * bookkeeping, first timestamps, payload counters). Links between flows are indices, never
+ * pointers, so the arrays could move and a link costs 4 bytes.
+ */
+#ifndef OC_FLOW_H
+#define OC_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ocellus/ocellus.h>
+
+#include "decode/dec.h"
+
+/* Packet capture time, microseconds since the epoch. */
+typedef uint64_t pkt_time_t;
+
+#define FLOW_NONE UINT32_MAX
+
+/*
+ * The two endpoints in canonical order (the smaller (address, port) pair first) so that a
+ * packet and its reply produce the same key. Zeroed before filling: padding and the unused
+ * 12 bytes of IPv4 addresses are hashed and compared.
+ */
+typedef struct flow_key {
+    uint8_t addr[2][16];
+    uint16_t port[2];
+    uint16_t vlan;
+    uint8_t proto;
+    uint8_t family;
+} flow_key_t;
+_Static_assert(sizeof(flow_key_t) == 40, "flow_key_t is hashed as five 64-bit words");
+
+/* flow_t.state bits */
+enum {
+    FLOW_ST_FIN_OUT = 1u << 0,   /* a FIN was sent outbound */
+    FLOW_ST_FIN_IN = 1u << 1,    /* a FIN was sent inbound */
+    FLOW_ST_LAST_FIN_IN = 1u << 2, /* the FIN seen last went inbound */
+    FLOW_ST_CLOSED = 1u << 3,    /* TCP over: lingering for trailing packets */
+    FLOW_ST_SEQ_OUT = 1u << 4,   /* seq_end[OUT] is valid */
+    FLOW_ST_SEQ_IN = 1u << 5,    /* seq_end[IN] is valid */
+    FLOW_ST_SYNACK_SEEN = 1u << 6, /* RTT: waiting for the client's first ACK */
+};
+
+/* Hot part: read or written for every packet of the flow. Counters are per direction
+ * (index oc_direction_t) and per record: an active timeout resets them. */
+typedef struct flow {
+    flow_key_t key;
+    uint32_t hash;
+    uint32_t lru_prev, lru_next;   /* activity list: head = most recent */
+    uint8_t src_side;              /* key side (0/1) that is the flow's source */
+    uint8_t state;                 /* FLOW_ST_* */
+    uint8_t flags_init[2];         /* TCP flags of the first packet of each direction */
+    uint8_t flags_union[2];
+    uint8_t timer_list;            /* FLOW_TL_* list the flow is on */
+    uint8_t unused[5];
+    uint64_t packets[2];
+    uint64_t octets[2];
+    pkt_time_t last[2];            /* newest packet timestamp per direction */
+    pkt_time_t activity;           /* engine clock at the last packet: idle expiry */
+    uint32_t seq_end[2];           /* highest sequence number + length seen (retransmissions) */
+} flow_t;
+_Static_assert(sizeof(flow_t) == 128, "hot flow state must stay within its 128-byte budget");
+
+/* Cold part: touched by handshake, FIN/RST, payload-carrying packets and at expiry. */
+typedef struct flow_cold {
+    pkt_time_t first[2];
+    pkt_time_t record_start;       /* engine clock when the record began: active timeout */
+    pkt_time_t closed_at;          /* engine clock when TCP closed: linger */
+    pkt_time_t syn_ts, synack_ts;  /* handshake times for the RTT (0 = not seen) */
+    uint64_t id;
+    uint64_t l7_packets[2], l7_octets[2];
+    int64_t rtt[2];                /* -1 until measured */
+    uint32_t tl_prev, tl_next;     /* timer list (active FIFO or linger) */
+    uint32_t syn[2], fin[2], rst[2], retrans[2], zero_window[2];
+    uint32_t fin_seq[2];           /* sequence number that acknowledges each side's FIN */
+    int32_t icmp_type_code[2];
+    int8_t wscale[2];
+} flow_cold_t;
+_Static_assert(sizeof(flow_cold_t) <= 192, "cold flow state is documented as 176 bytes");
+
+/* Timer lists: each flow is on at most one (none between an active-timeout cut and its next
+ * packet), ordered by deadline because every flow on a list
+ * has the same timeout. */
+enum { FLOW_TL_ACTIVE = 0, FLOW_TL_LINGER = 1, FLOW_TL_N, FLOW_TL_NONE = FLOW_TL_N };
+
+typedef struct flow_list {
+    uint32_t head, tail;
+} flow_list_t;
+
+/*
+ * Open-addressing hash table of {hash, flow index} slots, linear probing, power-of-two size
+ * for load <= 0.75 at max_flows, backward-shift deletion (no tombstones, never resized).
+ */
+typedef struct flow_slot {
+    uint32_t hash;
+    uint32_t idx; /* FLOW_NONE: empty */
+} flow_slot_t;
+
+typedef struct flow_table {
+    flow_slot_t *slots;
+    uint32_t mask;
+    uint32_t max_flows;
+    flow_t *flows;
+    flow_cold_t *cold;
+    uint32_t free_head;  /* free flows, linked through lru_next */
+    uint32_t used;
+} flow_table_t;
+
+/* Allocates a table for @max_flows flows (>= 1). Aborts on OOM like g_new. */
+void flow_table_init(flow_table_t *t, uint32_t max_flows);
+void flow_table_clear(flow_table_t *t);
+/* Index of the flow with @key, or FLOW_NONE. Per packet. */
+uint32_t flow_table_lookup(const flow_table_t *t, const flow_key_t *key, uint32_t hash);
+/* Takes a free flow, stores @key and @hash in it and in a slot; FLOW_NONE if none is free. */
+uint32_t flow_table_insert(flow_table_t *t, const flow_key_t *key, uint32_t hash);
+/* Removes flow @idx from the slots and returns it to the free list. */
+void flow_table_remove(flow_table_t *t, uint32_t idx);
+
+/*
+ * The engine: table, clock, timers and the callback. oc_engine_t wraps it with decoding.
+ */
+typedef struct flow_engine {
+    flow_table_t table;
+    oc_config_t cfg;
+    uint64_t seed;
+    pkt_time_t clock;
+    uint64_t next_id;
+    flow_list_t lru;              /* activity order, linked through flow_t.lru_* */
+    flow_list_t timers[FLOW_TL_N];
+    oc_flow_termination_cb cb;
+    void *cb_data;
+    bool stopped;
+    uint32_t last_flow;           /* flow of the last attributed packet */
+    oc_flow_info_t info;          /* view returned to callers */
+    oc_engine_stats_t stats;
+} flow_engine_t;
+
+/* Initializes @e from a validated @cfg (max_flows >= 1). */
+void flow_engine_init(flow_engine_t *e, const oc_config_t *cfg);
+void flow_engine_clear(flow_engine_t *e);
+
+/* Accounts one decoded packet with capture time @ts. Fills @info (may be NULL). Per packet. */
+oc_status_t flow_engine_packet(flow_engine_t *e, pkt_time_t ts, const dec_packet_t *pkt,
+                               oc_packet_info_t *info);
+/* Moves the clock to @now if it is newer and ends what is due. */
+oc_status_t flow_engine_advance(flow_engine_t *e, pkt_time_t now);
+/* Ends every flow with OC_END_FORCED. */
+oc_status_t flow_engine_flush(flow_engine_t *e);
+/* Builds the public view of flow @idx into e->info. */
+const oc_flow_info_t *flow_engine_info(flow_engine_t *e, uint32_t idx, oc_end_reason_t reason);
+
+/* Builds the canonical key of @pkt; returns the key side (0/1) that sent the packet. */
+unsigned flow_key_from_packet(const dec_packet_t *pkt, flow_key_t *key);
+
+#endif /* OC_FLOW_H */

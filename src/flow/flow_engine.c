@@ -1,0 +1,469 @@
+/*
+ * The flow engine: attributes decoded packets to bidirectional flows, keeps per-direction
+ * statistics, and ends flows (idle, active timeout, TCP close after a linger, end of input,
+ * table full) through the termination callback.
+ *
+ * Timeouts use three lists instead of a timer wheel. Every flow sits on the activity list
+ * (most recent first) and on one timer list: the active list in record-start order or the
+ * linger list in close order. Because all flows on a list share one timeout, list order is
+ * deadline order, so expiry pops from the tails/heads in O(1) per flow and is exact to the
+ * microsecond, and the packet path only relinks the flow at the head of the activity list.
+ * The clock is packet time and never moves back, so a capture always gives the same flows.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "flow/flow.h"
+#include "util/ut_hash.h"
+
+#define US_PER_S UINT64_C(1000000)
+
+/* ---- intrusive lists over flow indices -------------------------------------------- */
+
+static void lru_unlink(flow_engine_t *e, uint32_t idx)
+{
+    flow_t *fl = e->table.flows;
+    flow_t *f = &fl[idx];
+    if (f->lru_prev != FLOW_NONE)
+        fl[f->lru_prev].lru_next = f->lru_next;
+    else
+        e->lru.head = f->lru_next;
+    if (f->lru_next != FLOW_NONE)
+        fl[f->lru_next].lru_prev = f->lru_prev;
+    else
+        e->lru.tail = f->lru_prev;
+}
+
+static void lru_push_head(flow_engine_t *e, uint32_t idx)
+{
+    flow_t *fl = e->table.flows;
+    flow_t *f = &fl[idx];
+    f->lru_prev = FLOW_NONE;
+    f->lru_next = e->lru.head;
+    if (e->lru.head != FLOW_NONE)
+        fl[e->lru.head].lru_prev = idx;
+    else
+        e->lru.tail = idx;
+    e->lru.head = idx;
+}
+
+static void tl_unlink(flow_engine_t *e, uint32_t idx)
+{
+    if (e->table.flows[idx].timer_list == FLOW_TL_NONE)
+        return;
+    flow_cold_t *cl = e->table.cold;
+    flow_cold_t *c = &cl[idx];
+    flow_list_t *l = &e->timers[e->table.flows[idx].timer_list];
+    if (c->tl_prev != FLOW_NONE)
+        cl[c->tl_prev].tl_next = c->tl_next;
+    else
+        l->head = c->tl_next;
+    if (c->tl_next != FLOW_NONE)
+        cl[c->tl_next].tl_prev = c->tl_prev;
+    else
+        l->tail = c->tl_prev;
+}
+
+/* Timer lists are FIFOs: the newest deadline goes to the tail. */
+static void tl_push_tail(flow_engine_t *e, uint32_t idx, uint8_t list)
+{
+    flow_cold_t *cl = e->table.cold;
+    flow_cold_t *c = &cl[idx];
+    flow_list_t *l = &e->timers[list];
+    e->table.flows[idx].timer_list = list;
+    c->tl_next = FLOW_NONE;
+    c->tl_prev = l->tail;
+    if (l->tail != FLOW_NONE)
+        cl[l->tail].tl_next = idx;
+    else
+        l->head = idx;
+    l->tail = idx;
+}
+
+/* ---- keys ----------------------------------------------------------------------------- */
+
+static bool icmp_is_echo(const dec_packet_t *p)
+{
+    if (p->proto == 1)
+        return p->icmp_type == DEC_ICMP4_ECHO_REQUEST || p->icmp_type == DEC_ICMP4_ECHO_REPLY;
+    if (p->proto == 58)
+        return p->icmp_type == DEC_ICMP6_ECHO_REQUEST || p->icmp_type == DEC_ICMP6_ECHO_REPLY;
+    return false;
+}
+
+unsigned flow_key_from_packet(const dec_packet_t *p, flow_key_t *k)
+{
+    uint16_t sport = p->sport, dport = p->dport;
+    if (p->proto == 1 || p->proto == 58) {
+        /* Echo request and reply share the identifier and form one biflow; any other ICMP
+         * message is keyed by its type and code, so errors stay apart from the echo flow. */
+        if (icmp_is_echo(p)) {
+            sport = p->icmp_id;
+            dport = p->icmp_id;
+        } else {
+            sport = 0;
+            dport = (uint16_t)(p->icmp_type << 8 | p->icmp_code);
+        }
+    }
+    memset(k, 0, sizeof *k);
+    int c = memcmp(p->src, p->dst, sizeof p->src);
+    bool swap = c > 0 || (c == 0 && sport > dport);
+    unsigned a = swap ? 1u : 0u;
+    memcpy(k->addr[a], p->src, 16);
+    memcpy(k->addr[a ^ 1u], p->dst, 16);
+    k->port[a] = sport;
+    k->port[a ^ 1u] = dport;
+    k->vlan = p->vlan_id;
+    k->proto = p->proto;
+    /* Echo flows are marked in the family byte's high bit so that an echo identifier equal
+     * to some type/code value never shares a key with a non-echo message. */
+    k->family = (uint8_t)(p->family | (icmp_is_echo(p) ? 0x80 : 0));
+    return a;
+}
+
+/* ---- ending flows ------------------------------------------------------------------- */
+
+const oc_flow_info_t *flow_engine_info(flow_engine_t *e, uint32_t idx, oc_end_reason_t reason)
+{
+    const flow_t *f = &e->table.flows[idx];
+    const flow_cold_t *c = &e->table.cold[idx];
+    oc_flow_info_t *in = &e->info;
+    unsigned s = f->src_side, d = s ^ 1u;
+
+    memset(in, 0, sizeof *in);
+    in->id = c->id;
+    in->end_reason = reason;
+    in->key.family = f->key.family & 0x7f;
+    in->key.protocol = f->key.proto;
+    in->key.vlan_id = f->key.vlan;
+    memcpy(in->key.src_addr, f->key.addr[s], 16);
+    memcpy(in->key.dst_addr, f->key.addr[d], 16);
+    bool icmp = f->key.proto == 1 || f->key.proto == 58;
+    in->key.src_port = icmp ? 0 : f->key.port[s];
+    in->key.dst_port = icmp ? 0 : f->key.port[d];
+
+    for (unsigned dir = 0; dir < OC_DIRECTION_N; dir++) {
+        int64_t *st[OC_STAT_N];
+        for (unsigned k = 0; k < OC_STAT_N; k++)
+            st[k] = &in->statistics[k][dir];
+        bool seen = f->packets[dir] > 0;
+        *st[OC_STAT_PACKETS] = (int64_t)f->packets[dir];
+        *st[OC_STAT_OCTETS] = (int64_t)f->octets[dir];
+        *st[OC_STAT_TIMESTAMP_FIRST] = seen ? (int64_t)c->first[dir] : 0;
+        *st[OC_STAT_TIMESTAMP_LAST] = seen ? (int64_t)f->last[dir] : 0;
+        *st[OC_STAT_TCP_FLAGS_INITIAL] = f->flags_init[dir];
+        *st[OC_STAT_TCP_FLAGS_UNION] = f->flags_union[dir];
+        *st[OC_STAT_TCP_SYN] = c->syn[dir];
+        *st[OC_STAT_TCP_FIN] = c->fin[dir];
+        *st[OC_STAT_TCP_RST] = c->rst[dir];
+        *st[OC_STAT_TCP_RETRANSMISSIONS] = c->retrans[dir];
+        *st[OC_STAT_TCP_ZERO_WINDOW] = c->zero_window[dir];
+        *st[OC_STAT_TCP_WINDOW_SCALE] = c->wscale[dir];
+        *st[OC_STAT_TCP_RTT] = c->rtt[dir];
+        *st[OC_STAT_L7_PACKETS] = (int64_t)c->l7_packets[dir];
+        *st[OC_STAT_L7_OCTETS] = (int64_t)c->l7_octets[dir];
+        in->icmp_type_code[dir] = icmp && seen ? c->icmp_type_code[dir] : -1;
+    }
+    return in;
+}
+
+static void deliver(flow_engine_t *e, uint32_t idx, oc_end_reason_t reason)
+{
+    const flow_t *f = &e->table.flows[idx];
+    if (f->packets[0] == 0 && f->packets[1] == 0)
+        return; /* a record emptied by an active timeout and never refilled says nothing */
+    e->stats.records_ended[reason]++;
+    if (e->cb == NULL)
+        return;
+    if (e->cb(flow_engine_info(e, idx, reason), e->cb_data) != 0)
+        e->stopped = true;
+}
+
+static void flow_end(flow_engine_t *e, uint32_t idx, oc_end_reason_t reason)
+{
+    deliver(e, idx, reason);
+    lru_unlink(e, idx);
+    tl_unlink(e, idx);
+    flow_table_remove(&e->table, idx);
+    if (e->last_flow == idx)
+        e->last_flow = FLOW_NONE;
+    e->stats.flows_active--;
+}
+
+/* Active timeout: report the record and go on with fresh counters. TCP state, orientation
+ * and the handshake measurements belong to the connection, not the record, and stay. The
+ * emptied flow leaves the active list until its next packet starts the next record, so a
+ * record never spans more than the active timeout from its first packet. */
+static void flow_cut(flow_engine_t *e, uint32_t idx)
+{
+    flow_t *f = &e->table.flows[idx];
+    flow_cold_t *c = &e->table.cold[idx];
+    deliver(e, idx, OC_END_ACTIVE);
+    memset(f->packets, 0, sizeof f->packets);
+    memset(f->octets, 0, sizeof f->octets);
+    memset(f->last, 0, sizeof f->last);
+    memset(f->flags_init, 0, sizeof f->flags_init);
+    memset(f->flags_union, 0, sizeof f->flags_union);
+    memset(c->first, 0, sizeof c->first);
+    memset(c->syn, 0, sizeof c->syn);
+    memset(c->fin, 0, sizeof c->fin);
+    memset(c->rst, 0, sizeof c->rst);
+    memset(c->retrans, 0, sizeof c->retrans);
+    memset(c->zero_window, 0, sizeof c->zero_window);
+    memset(c->l7_packets, 0, sizeof c->l7_packets);
+    memset(c->l7_octets, 0, sizeof c->l7_octets);
+    tl_unlink(e, idx);
+    f->timer_list = FLOW_TL_NONE;
+}
+
+/* Ends whatever is due at e->clock, earliest deadline first, so that a clock jump over
+ * several deadlines of one flow (active cut, then idle) has the same outcome as a clock
+ * that moved in small steps. Each list is in deadline order, so only heads compete. */
+static void expire(flow_engine_t *e)
+{
+    const pkt_time_t now = e->clock;
+    const pkt_time_t idle = (pkt_time_t)e->cfg.idle_timeout_s * US_PER_S;
+    const pkt_time_t active = (pkt_time_t)e->cfg.active_timeout_s * US_PER_S;
+    const pkt_time_t linger = (pkt_time_t)e->cfg.tcp_linger_s * US_PER_S;
+    const flow_t *fl = e->table.flows;
+    const flow_cold_t *cl = e->table.cold;
+
+    for (;;) {
+        uint32_t li = e->timers[FLOW_TL_LINGER].head, ii = e->lru.tail,
+                 ai = e->timers[FLOW_TL_ACTIVE].head;
+        pkt_time_t dl = li != FLOW_NONE ? cl[li].closed_at + linger : UINT64_MAX;
+        pkt_time_t di = ii != FLOW_NONE ? fl[ii].activity + idle : UINT64_MAX;
+        pkt_time_t da = ai != FLOW_NONE ? cl[ai].record_start + active : UINT64_MAX;
+        if (dl <= di && dl <= da && dl <= now)
+            flow_end(e, li, OC_END_TCP);
+        else if (di <= da && di <= now)
+            flow_end(e, ii, (fl[ii].state & FLOW_ST_CLOSED) ? OC_END_TCP : OC_END_IDLE);
+        else if (da <= now)
+            flow_cut(e, ai);
+        else
+            break;
+    }
+}
+
+/* ---- packets ------------------------------------------------------------------------ */
+
+static inline bool seq_after(uint32_t a, uint32_t b) /* a > b in sequence space */
+{
+    return (int32_t)(a - b) > 0;
+}
+
+static uint32_t flow_new(flow_engine_t *e, const flow_key_t *key, uint32_t hash,
+                         unsigned pkt_side, const dec_packet_t *p)
+{
+    uint32_t idx = flow_table_insert(&e->table, key, hash);
+    if (idx == FLOW_NONE) {
+        /* Table full: the least recently active flow makes room. */
+        flow_end(e, e->lru.tail, OC_END_RESOURCES);
+        idx = flow_table_insert(&e->table, key, hash);
+    }
+    flow_t *f = &e->table.flows[idx];
+    flow_cold_t *c = &e->table.cold[idx];
+    /* A SYN/ACK seen first means the capture began mid-handshake: its receiver opened the
+     * connection and is the source. */
+    bool synack = p->proto == 6 && (p->tcp_flags & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) ==
+                                       (DEC_TCP_SYN | DEC_TCP_ACK);
+    f->src_side = (uint8_t)(synack ? pkt_side ^ 1u : pkt_side);
+    c->id = ++e->next_id;
+    c->record_start = e->clock;
+    c->rtt[0] = c->rtt[1] = -1;
+    c->wscale[0] = c->wscale[1] = -1;
+    c->icmp_type_code[0] = c->icmp_type_code[1] = -1;
+    tl_push_tail(e, idx, FLOW_TL_ACTIVE);
+    lru_push_head(e, idx);
+    e->stats.flows_created++;
+    e->stats.flows_active++;
+    return idx;
+}
+
+static void tcp_close(flow_engine_t *e, uint32_t idx)
+{
+    flow_t *f = &e->table.flows[idx];
+    f->state |= FLOW_ST_CLOSED;
+    e->table.cold[idx].closed_at = e->clock;
+    tl_unlink(e, idx);
+    tl_push_tail(e, idx, FLOW_TL_LINGER);
+}
+
+static void tcp_update(flow_engine_t *e, uint32_t idx, unsigned dir, pkt_time_t ts,
+                       const dec_packet_t *p)
+{
+    flow_t *f = &e->table.flows[idx];
+    flow_cold_t *c = &e->table.cold[idx];
+    const uint8_t fl = p->tcp_flags;
+    const uint8_t seq_bit = dir == OC_DIRECTION_OUTBOUND ? FLOW_ST_SEQ_OUT : FLOW_ST_SEQ_IN;
+
+    uint32_t seg_len = p->l4_payload_len + ((fl & DEC_TCP_SYN) ? 1u : 0u) + ((fl & DEC_TCP_FIN) ? 1u : 0u);
+    if (seg_len > 0 && !(fl & DEC_TCP_RST)) {
+        uint32_t end = p->tcp_seq + seg_len;
+        if ((f->state & seq_bit) && !seq_after(end, f->seq_end[dir])) {
+            c->retrans[dir]++;
+        } else {
+            f->seq_end[dir] = end;
+            f->state |= seq_bit;
+        }
+    }
+    if (p->tcp_window == 0 && !(fl & DEC_TCP_RST))
+        c->zero_window[dir]++;
+
+    if (fl & DEC_TCP_SYN) {
+        c->syn[dir]++;
+        if (p->tcp_wscale >= 0)
+            c->wscale[dir] = p->tcp_wscale;
+        if (!(fl & DEC_TCP_ACK)) {
+            if (dir == OC_DIRECTION_OUTBOUND && c->syn_ts == 0)
+                c->syn_ts = ts;
+        } else if (dir == OC_DIRECTION_INBOUND && c->synack_ts == 0 && c->syn_ts != 0) {
+            c->synack_ts = ts;
+            c->rtt[OC_DIRECTION_OUTBOUND] = (int64_t)(ts - c->syn_ts);
+            f->state |= FLOW_ST_SYNACK_SEEN;
+        }
+    } else if ((f->state & FLOW_ST_SYNACK_SEEN) && dir == OC_DIRECTION_OUTBOUND &&
+               (fl & DEC_TCP_ACK)) {
+        c->rtt[OC_DIRECTION_INBOUND] = (int64_t)(ts - c->synack_ts);
+        f->state &= (uint8_t)~FLOW_ST_SYNACK_SEEN;
+    }
+
+    if (fl & DEC_TCP_RST) {
+        c->rst[dir]++;
+        if (!(f->state & FLOW_ST_CLOSED))
+            tcp_close(e, idx);
+        return;
+    }
+    const uint8_t fin_bit = dir == OC_DIRECTION_OUTBOUND ? FLOW_ST_FIN_OUT : FLOW_ST_FIN_IN;
+    if (fl & DEC_TCP_FIN) {
+        c->fin[dir]++;
+        if (!(f->state & fin_bit)) {
+            f->state |= fin_bit;
+            c->fin_seq[dir] = p->tcp_seq + p->l4_payload_len + 1u;
+            if (dir == OC_DIRECTION_INBOUND)
+                f->state |= FLOW_ST_LAST_FIN_IN;
+            else
+                f->state &= (uint8_t)~FLOW_ST_LAST_FIN_IN;
+        }
+    }
+    /* Closed once both FINs were sent and the one sent last is acknowledged by its peer. */
+    if ((fl & DEC_TCP_ACK) && !(f->state & FLOW_ST_CLOSED) &&
+        (f->state & (FLOW_ST_FIN_OUT | FLOW_ST_FIN_IN)) == (FLOW_ST_FIN_OUT | FLOW_ST_FIN_IN)) {
+        unsigned last = (f->state & FLOW_ST_LAST_FIN_IN) ? OC_DIRECTION_INBOUND : OC_DIRECTION_OUTBOUND;
+        if (dir != last && !seq_after(c->fin_seq[last], p->tcp_ack))
+            tcp_close(e, idx);
+    }
+}
+
+oc_status_t flow_engine_packet(flow_engine_t *e, pkt_time_t ts, const dec_packet_t *p,
+                               oc_packet_info_t *info)
+{
+    if (e->stopped)
+        return OC_STATUS_STOPPED;
+    if (ts > e->clock) {
+        e->clock = ts;
+        expire(e);
+    } else if (ts < e->clock) {
+        e->stats.packets_out_of_order++;
+    }
+
+    flow_key_t key;
+    unsigned pkt_side = flow_key_from_packet(p, &key);
+    uint32_t hash = (uint32_t)ut_hash_words(&key, sizeof key, e->seed);
+    uint32_t idx = flow_table_lookup(&e->table, &key, hash);
+    bool created = false;
+
+    if (idx != FLOW_NONE && (e->table.flows[idx].state & FLOW_ST_CLOSED) && p->proto == 6 &&
+        (p->tcp_flags & (DEC_TCP_SYN | DEC_TCP_ACK)) == DEC_TCP_SYN) {
+        /* Port reuse: a new connection during the linger ends the old one now. */
+        flow_end(e, idx, OC_END_TCP);
+        idx = FLOW_NONE;
+    }
+    if (idx == FLOW_NONE) {
+        idx = flow_new(e, &key, hash, pkt_side, p);
+        created = true;
+    }
+
+    flow_t *f = &e->table.flows[idx];
+    unsigned dir = pkt_side == f->src_side ? OC_DIRECTION_OUTBOUND : OC_DIRECTION_INBOUND;
+    if (f->timer_list == FLOW_TL_NONE) {
+        /* First packet after an active-timeout cut: the next record starts here. */
+        e->table.cold[idx].record_start = e->clock;
+        tl_push_tail(e, idx, FLOW_TL_ACTIVE);
+    }
+    if (f->packets[dir] == 0) {
+        flow_cold_t *c = &e->table.cold[idx];
+        c->first[dir] = ts;
+        f->flags_init[dir] = p->proto == 6 ? p->tcp_flags : 0;
+        if (p->proto == 1 || p->proto == 58)
+            c->icmp_type_code[dir] = p->icmp_type << 8 | p->icmp_code;
+    } else if (ts < e->table.cold[idx].first[dir]) {
+        e->table.cold[idx].first[dir] = ts; /* out-of-order capture */
+    }
+    f->packets[dir]++;
+    f->octets[dir] += p->ip_octets;
+    if (ts > f->last[dir])
+        f->last[dir] = ts;
+    f->activity = e->clock;
+    if (p->l4_payload_len > 0) {
+        flow_cold_t *c = &e->table.cold[idx];
+        c->l7_packets[dir]++;
+        c->l7_octets[dir] += p->l4_payload_len;
+    }
+    if (p->proto == 6) {
+        f->flags_union[dir] |= p->tcp_flags;
+        tcp_update(e, idx, dir, ts, p);
+    }
+    if (e->lru.head != idx) {
+        lru_unlink(e, idx);
+        lru_push_head(e, idx);
+    }
+
+    e->last_flow = idx;
+    e->stats.packets_attributed++;
+    if (info != NULL) {
+        info->skip = OC_SKIP_NONE;
+        info->direction = (oc_direction_t)dir;
+        info->new_flow = created;
+    }
+    return e->stopped ? OC_STATUS_STOPPED : OC_STATUS_OK;
+}
+
+oc_status_t flow_engine_advance(flow_engine_t *e, pkt_time_t now)
+{
+    if (now > e->clock) {
+        e->clock = now;
+        expire(e);
+    }
+    e->last_flow = FLOW_NONE;
+    return e->stopped ? OC_STATUS_STOPPED : OC_STATUS_OK;
+}
+
+oc_status_t flow_engine_flush(flow_engine_t *e)
+{
+    /* Oldest activity first, so records come out in roughly the order flows went quiet. */
+    while (e->lru.tail != FLOW_NONE)
+        flow_end(e, e->lru.tail, (e->table.flows[e->lru.tail].state & FLOW_ST_CLOSED)
+                                     ? OC_END_TCP : OC_END_FORCED);
+    e->last_flow = FLOW_NONE;
+    return e->stopped ? OC_STATUS_STOPPED : OC_STATUS_OK;
+}
+
+void flow_engine_init(flow_engine_t *e, const oc_config_t *cfg)
+{
+    memset(e, 0, sizeof *e);
+    e->cfg = *cfg;
+    e->seed = cfg->hash_seed;
+    flow_table_init(&e->table, cfg->max_flows);
+    e->lru.head = e->lru.tail = FLOW_NONE;
+    for (unsigned i = 0; i < FLOW_TL_N; i++)
+        e->timers[i].head = e->timers[i].tail = FLOW_NONE;
+    e->last_flow = FLOW_NONE;
+}
+
+void flow_engine_clear(flow_engine_t *e)
+{
+    flow_table_clear(&e->table);
+    memset(e, 0, sizeof *e);
+}

@@ -1,0 +1,95 @@
+/*
+ * Fuzz target for the whole engine: decoder, flow table, timers and callback.
+ *
+ * Input: one byte choosing the link type, then records of {length: 2 bytes big-endian,
+ * time step: 1 byte (tens of milliseconds, up to 2.55 s), packet bytes}. The table holds only
+ * 8 flows and the timeouts are 1-3 s so that eviction, idle and active expiry, linger and
+ * port reuse all run on short inputs. Every record the callback receives is checked for
+ * invariants that must hold whatever the packets were.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ocellus/ocellus.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const int links[] = {OC_LINK_ETHERNET, OC_LINK_RAW, OC_LINK_NULL, OC_LINK_LINUX_SLL,
+                            OC_LINK_LINUX_SLL2, 228, 229, 147};
+
+static int check_record(const oc_flow_info_t *in, void *user)
+{
+    uint64_t *records = user;
+    (*records)++;
+    const int64_t(*st)[OC_DIRECTION_N] = in->statistics;
+    if (st[OC_STAT_PACKETS][0] + st[OC_STAT_PACKETS][1] <= 0)
+        abort(); /* empty records must never be reported */
+    for (int d = 0; d < OC_DIRECTION_N; d++) {
+        if (st[OC_STAT_PACKETS][d] < 0 || st[OC_STAT_OCTETS][d] < 0)
+            abort();
+        if (st[OC_STAT_PACKETS][d] > 0 &&
+            st[OC_STAT_TIMESTAMP_FIRST][d] > st[OC_STAT_TIMESTAMP_LAST][d])
+            abort();
+        if (st[OC_STAT_L7_PACKETS][d] > st[OC_STAT_PACKETS][d])
+            abort();
+    }
+    if (in->end_reason < OC_END_IDLE || in->end_reason > OC_END_RESOURCES)
+        abort();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    oc_config_t cfg;
+    oc_config_init(&cfg);
+    cfg.max_flows = 8;
+    cfg.idle_timeout_s = 3;
+    cfg.active_timeout_s = 2;
+    cfg.tcp_linger_s = 1;
+    cfg.hash_seed = 1;
+    oc_engine_t *e = oc_engine_new(&cfg, NULL, 0);
+    uint64_t records = 0;
+    oc_engine_set_termination_cb(e, check_record, &records);
+    int link = links[data[0] % (sizeof links / sizeof links[0])];
+    size_t off = 1;
+    uint64_t ts = UINT64_C(1700000000000000);
+    uint64_t n = 0, attributed = 0;
+    while (off + 3 <= size) {
+        size_t len = (size_t)data[off] << 8 | data[off + 1];
+        ts += (uint64_t)data[off + 2] * 10000u;
+        off += 3;
+        if (len > size - off)
+            len = size - off;
+        oc_packet_info_t pi;
+        if (oc_engine_process(e, ts, data + off, (uint32_t)len, (uint32_t)len, link, &pi) ==
+            OC_STATUS_OK) {
+            attributed++;
+            const oc_flow_info_t *v = oc_engine_packet_flow(e);
+            if (v == NULL || v->statistics[OC_STAT_PACKETS][pi.direction] <= 0)
+                abort();
+        }
+        n++;
+        off += len;
+    }
+    oc_engine_flush(e);
+    oc_engine_stats_t st;
+    oc_engine_get_stats(e, &st);
+    uint64_t skipped = 0;
+    for (int i = 0; i < OC_SKIP_N; i++)
+        skipped += st.packets_skipped[i];
+    if (st.packets != n || st.packets_attributed != attributed || attributed + skipped != n ||
+        st.flows_active != 0)
+        abort();
+    uint64_t ended = 0;
+    for (int i = 0; i < 6; i++)
+        ended += st.records_ended[i];
+    if (ended != records)
+        abort();
+    oc_engine_free(e);
+    return 0;
+}
