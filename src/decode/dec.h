@@ -47,7 +47,8 @@ typedef enum {
 typedef struct dec_packet {
     uint8_t family;          /* 4 or 6 */
     uint8_t proto;           /* L4 protocol number (after IPv6 extension headers) */
-    uint16_t vlan_id;        /* 802.1Q VID (12 bits), 0 when untagged */
+    uint16_t vlan_id;        /* 802.1Q VID (12 bits), 0 when untagged; outer tag with QinQ */
+    uint16_t vlan_inner;     /* inner (customer) VID with QinQ, else 0 */
     uint8_t src[16], dst[16];/* IPv4 uses the first 4 bytes, the rest is zero */
     uint16_t sport, dport;   /* host order; 0 when the protocol has no ports (and ICMP) */
     uint32_t ip_octets;      /* IPv4 total length, or 40 + IPv6 payload length */

@@ -31,11 +31,13 @@ typedef uint64_t pkt_time_t;
 typedef struct flow_key {
     uint8_t addr[2][16];
     uint16_t port[2];
-    uint16_t vlan;
+    uint16_t vlan;       /* outer 802.1Q/802.1ad VLAN id */
+    uint16_t vlan_inner; /* inner (customer) VLAN id with QinQ */
     uint8_t proto;
-    uint8_t family;
+    uint8_t family;      /* 4 or 6; bit 7 marks ICMP echo keys */
+    uint8_t pad[6];
 } flow_key_t;
-_Static_assert(sizeof(flow_key_t) == 40, "flow_key_t is hashed as five 64-bit words");
+_Static_assert(sizeof(flow_key_t) == 48, "flow_key_t is hashed as six 64-bit words");
 
 /* flow_t.state bits */
 enum {
@@ -64,11 +66,11 @@ typedef struct flow {
     uint64_t octets[2];
     pkt_time_t last[2];            /* newest packet timestamp per direction */
     pkt_time_t activity;           /* engine clock at the last packet: idle expiry */
-    uint32_t seq_end[2];           /* highest sequence number + length seen (retransmissions) */
 } flow_t;
 _Static_assert(sizeof(flow_t) == 128, "hot flow state must stay within its 128-byte budget");
 
-/* Cold part: touched by handshake, FIN/RST, payload-carrying packets and at expiry. */
+/* Cold part: touched by TCP segments that carry data or SYN/FIN/RST, payload-carrying
+ * packets, and at expiry. */
 typedef struct flow_cold {
     pkt_time_t first[2];
     pkt_time_t record_start;       /* engine clock when the record began: active timeout */
@@ -80,10 +82,11 @@ typedef struct flow_cold {
     uint32_t tl_prev, tl_next;     /* timer list (active FIFO or linger) */
     uint32_t syn[2], fin[2], rst[2], retrans[2], zero_window[2];
     uint32_t fin_seq[2];           /* sequence number that acknowledges each side's FIN */
+    uint32_t seq_end[2];           /* highest sequence number + length seen (retransmissions) */
     int32_t icmp_type_code[2];
     int8_t wscale[2];
 } flow_cold_t;
-_Static_assert(sizeof(flow_cold_t) <= 192, "cold flow state is documented as 176 bytes");
+_Static_assert(sizeof(flow_cold_t) <= 192, "cold flow state is documented as 184 bytes");
 
 /* Timer lists: each flow is on at most one (none between an active-timeout cut and its next
  * packet), ordered by deadline because every flow on a list

@@ -115,6 +115,7 @@ unsigned flow_key_from_packet(const dec_packet_t *p, flow_key_t *k)
     k->port[a] = sport;
     k->port[a ^ 1u] = dport;
     k->vlan = p->vlan_id;
+    k->vlan_inner = p->vlan_inner;
     k->proto = p->proto;
     /* Echo flows are marked in the family byte's high bit so that an echo identifier equal
      * to some type/code value never shares a key with a non-echo message. */
@@ -137,6 +138,7 @@ const oc_flow_info_t *flow_engine_info(flow_engine_t *e, uint32_t idx, oc_end_re
     in->key.family = f->key.family & 0x7f;
     in->key.protocol = f->key.proto;
     in->key.vlan_id = f->key.vlan;
+    in->key.inner_vlan_id = f->key.vlan_inner;
     memcpy(in->key.src_addr, f->key.addr[s], 16);
     memcpy(in->key.dst_addr, f->key.addr[d], 16);
     bool icmp = f->key.proto == 1 || f->key.proto == 58;
@@ -301,10 +303,10 @@ static void tcp_update(flow_engine_t *e, uint32_t idx, unsigned dir, pkt_time_t 
     uint32_t seg_len = p->l4_payload_len + ((fl & DEC_TCP_SYN) ? 1u : 0u) + ((fl & DEC_TCP_FIN) ? 1u : 0u);
     if (seg_len > 0 && !(fl & DEC_TCP_RST)) {
         uint32_t end = p->tcp_seq + seg_len;
-        if ((f->state & seq_bit) && !seq_after(end, f->seq_end[dir])) {
+        if ((f->state & seq_bit) && !seq_after(end, c->seq_end[dir])) {
             c->retrans[dir]++;
         } else {
-            f->seq_end[dir] = end;
+            c->seq_end[dir] = end;
             f->state |= seq_bit;
         }
     }

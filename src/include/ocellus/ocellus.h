@@ -103,7 +103,8 @@ typedef enum { OC_FAMILY_IPV4 = 4, OC_FAMILY_IPV6 = 6 } oc_family_t;
 typedef struct oc_flow_key {
     uint8_t family;      /**< oc_family_t */
     uint8_t protocol;    /**< IP protocol number */
-    uint16_t vlan_id;    /**< 802.1Q VLAN id, 0 when untagged */
+    uint16_t vlan_id;    /**< 802.1Q VLAN id (outer tag with QinQ), 0 when untagged */
+    uint16_t inner_vlan_id; /**< inner (customer) VLAN id with QinQ, else 0 */
     uint8_t src_addr[16];
     uint8_t dst_addr[16];
     uint16_t src_port;   /**< host order; 0 for protocols without ports */
