@@ -82,6 +82,8 @@ oc_engine_t *oc_engine_new(const oc_config_t *config, char *err, size_t err_len)
         bad = "active_timeout_s must be 1..604800";
     else if (cfg.tcp_linger_s > 3600)
         bad = "tcp_linger_s must be 0..3600";
+    else if (cfg.max_record_octets != 0 && cfg.max_record_octets < 65535)
+        bad = "max_record_octets must be 0 (off) or at least 65535 (one IP packet)";
     if (bad != NULL) {
         if (err != NULL && err_len > 0)
             snprintf(err, err_len, "%s", bad);

@@ -389,6 +389,9 @@ oc_status_t flow_engine_packet(flow_engine_t *e, pkt_time_t ts, const dec_packet
 
     flow_t *f = &e->table.flows[idx];
     unsigned dir = pkt_side == f->src_side ? OC_DIRECTION_OUTBOUND : OC_DIRECTION_INBOUND;
+    if (e->cfg.max_record_octets != 0 && f->packets[dir] != 0 &&
+        f->octets[dir] + p->ip_octets > e->cfg.max_record_octets)
+        flow_cut(e, idx); /* collectors with 32-bit counters would wrap otherwise */
     if (f->timer_list == FLOW_TL_NONE) {
         /* First packet after an active-timeout cut: the next record starts here. */
         e->table.cold[idx].record_start = e->clock;

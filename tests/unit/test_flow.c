@@ -332,6 +332,36 @@ static void test_flow_active_timeout_then_idle_no_empty_record(void **state)
     fix_free(f);
 }
 
+/* The octet limit cuts a record before a direction's counter would pass it. */
+static void test_flow_max_record_octets_cuts_early(void **state)
+{
+    (void)state;
+    oc_config_t cfg;
+    oc_config_init(&cfg);
+    cfg.max_record_octets = 100000;
+    cfg.hash_seed = 3;
+    sink_t sink = {.n = 0};
+    oc_engine_t *e = oc_engine_new(&cfg, NULL, 0);
+    oc_engine_set_termination_cb(e, collect, &sink);
+    pb_spec_t u = pb_default();
+    u.proto = 17;
+    u.payload_len = 1000 - 28; /* 1000 IP octets per packet */
+    uint8_t buf[2048];
+    uint32_t len = pb_build(&u, buf);
+    for (int i = 0; i < 250; i++)
+        oc_engine_process(e, S(1) + (uint64_t)i, buf, len, len, OC_LINK_ETHERNET, NULL);
+    oc_engine_flush(e);
+    assert_int_equal(sink.n, 3);
+    assert_int_equal(sink.recs[0].end_reason, OC_END_ACTIVE);
+    assert_int_equal(sink.recs[0].statistics[OC_STAT_OCTETS][0], 100000);
+    assert_int_equal(sink.recs[1].statistics[OC_STAT_OCTETS][0], 100000);
+    assert_int_equal(sink.recs[2].statistics[OC_STAT_OCTETS][0], 50000);
+    assert_int_equal(sink.recs[2].end_reason, OC_END_FORCED);
+    oc_engine_free(e);
+    cfg.max_record_octets = 1000;
+    assert_null(oc_engine_new(&cfg, NULL, 0));
+}
+
 static void test_flow_table_full_evicts_least_recent(void **state)
 {
     (void)state;
@@ -566,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_flow_active_timeout_fresh_counters),
         cmocka_unit_test(test_flow_active_timeout_then_idle_no_empty_record),
         cmocka_unit_test(test_flow_table_full_evicts_least_recent),
+        cmocka_unit_test(test_flow_max_record_octets_cuts_early),
         cmocka_unit_test(test_flow_clock_never_runs_backwards),
         cmocka_unit_test(test_flow_icmp_echo_biflow_and_errors_apart),
         cmocka_unit_test(test_flow_retransmission_and_zero_window),

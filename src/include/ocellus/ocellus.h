@@ -135,6 +135,9 @@ typedef struct oc_config {
     uint32_t idle_timeout_s;     /**< end a flow after this long without packets (default 30) */
     uint32_t active_timeout_s;   /**< cut a record after this long (default 300) */
     uint32_t tcp_linger_s;       /**< keep a closed TCP flow this long for trailing packets (2) */
+    uint64_t max_record_octets;  /**< cut a record (reason 2) before either direction's octet
+                                      counter would pass this; 0 = no limit (default). SiLK
+                                      keeps 32-bit counters: 4294967295 keeps records valid */
     uint64_t hash_seed;          /**< 0: chosen at random in oc_engine_new() */
 } oc_config_t;
 

@@ -1,0 +1,87 @@
+/*
+ * Flow record outputs. The flow-termination callback hands each finished flow to every
+ * output; an output copies what it needs into its bounded queue and returns at once, and its
+ * own thread encodes (IPFIX through libfixbuf into memory buffers, or JSON lines) and writes
+ * (UDP datagrams, a TCP stream, a file). Capture never waits on a slow or absent collector:
+ * a full queue counts the record as lost.
+ */
+#ifndef OC_EXP_H
+#define OC_EXP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include <ocellus/ocellus.h>
+
+#define EXP_ERROR (exp_error_quark())
+GQuark exp_error_quark(void);
+
+typedef enum {
+    EXP_ERROR_URI,      /* bad or unsupported output URI */
+    EXP_ERROR_TEMPLATE, /* template file: unknown element, bad line */
+    EXP_ERROR_OPEN,     /* cannot open the file / resolve the host / create the socket */
+    EXP_ERROR_IO
+} exp_error_t;
+
+typedef enum {
+    EXP_KIND_JSON = 0,  /* json:PATH, PATH "-" = stdout */
+    EXP_KIND_FILE,      /* file:PATH, an IPFIX file */
+    EXP_KIND_UDP,       /* udp://HOST:PORT */
+    EXP_KIND_TCP        /* tcp://HOST:PORT */
+} exp_kind_t;
+
+/* One output's settings (INI section [output NAME] or -o URI with defaults). Plain data:
+ * strings are owned by whoever fills the struct and must outlive exp_output_new(). */
+typedef struct exp_output_cfg {
+    const char *name;             /* section name, or the URI for -o outputs */
+    const char *uri;              /* json:PATH, file:PATH, udp://HOST:PORT, tcp://HOST:PORT */
+    const char *template_path;    /* IPFIX template file; NULL = the default template */
+    bool uniflow;                 /* export each biflow as two one-way records (RFC 5103 s3) */
+    uint32_t observation_domain;  /* IPFIX observation domain id (default 1) */
+    uint32_t template_refresh_s;  /* UDP: re-send templates this often (default 60) */
+    uint32_t datagram_size;       /* UDP: max IPFIX message = datagram size (default 1472: 1500 MTU) */
+    uint32_t queue_records;       /* bounded queue between capture and the output (default 65536) */
+    uint32_t rotate_interval_s;   /* file: rotate after this long, 0 = never */
+    uint64_t rotate_size;         /* file: rotate after this many bytes, 0 = never */
+    uint32_t ingress_interface;   /* ingressInterface: capture interface index, 0 for files */
+} exp_output_cfg_t;
+
+/* Fills @cfg with the defaults above (name, uri and template_path NULL). */
+void exp_output_cfg_init(exp_output_cfg_t *cfg);
+
+/* Per-output counters (read with exp_output_get_stats). */
+typedef struct exp_output_stats {
+    uint64_t records_in;          /* handed to the output */
+    uint64_t records_sent;        /* written to the file / socket */
+    uint64_t records_queued;      /* waiting now */
+    uint64_t records_lost;        /* queue full, send error, undelivered at shutdown */
+    uint64_t records_possibly_lost; /* TCP: written just before the connection died */
+    uint64_t messages_sent;       /* IPFIX messages / datagrams / lines */
+    uint64_t send_errors;
+} exp_output_stats_t;
+
+typedef struct exp_output exp_output_t;
+
+/* Validates @cfg, loads its template, opens the file or socket and starts the output's
+ * thread. Errors name the output and the URI (or the template file, line and element). */
+exp_output_t *exp_output_new(const exp_output_cfg_t *cfg, GError **error);
+
+/* Queues a copy of @info; never blocks. Returns false (and counts a loss) if the queue is
+ * full. Called from the flow-termination callback, i.e. on the capture thread. */
+bool exp_output_submit(exp_output_t *out, const oc_flow_info_t *info);
+
+/* Current counters; safe to call from the capture thread at any time. */
+void exp_output_get_stats(exp_output_t *out, exp_output_stats_t *stats);
+
+/* Reopens files (SIGHUP: log rotation by external tools). */
+void exp_output_reopen(exp_output_t *out);
+
+/* Delivers what is queued within @timeout_ms, then stops the thread, closes and frees the
+ * output; records still undelivered count as lost. Returns false if some were lost.
+ * exp_output_free(NULL) does nothing. */
+bool exp_output_close(exp_output_t *out, uint32_t timeout_ms);
+const char *exp_output_name(const exp_output_t *out);
+
+#endif /* OC_EXP_H */
