@@ -85,8 +85,9 @@ typedef struct flow_cold {
     uint32_t seq_end[2];           /* highest sequence number + length seen (retransmissions) */
     int32_t icmp_type_code[2];
     int8_t wscale[2];
+    oc_tunnel_t tunnel;            /* tunnel of the first packet (type 0: none) */
 } flow_cold_t;
-_Static_assert(sizeof(flow_cold_t) <= 192, "cold flow state is documented as 184 bytes");
+_Static_assert(sizeof(flow_cold_t) <= 224, "cold flow state is documented as 216 bytes");
 
 /* Timer lists: each flow is on at most one (none between an active-timeout cut and its next
  * packet), ordered by deadline because every flow on a list
@@ -103,7 +104,7 @@ typedef struct flow_list {
  */
 typedef struct flow_slot {
     uint32_t hash;
-    uint32_t idx; /* FLOW_NONE: empty */
+    uint32_t idx1; /* flow index + 1; 0 = empty, so zeroed memory is an empty table */
 } flow_slot_t;
 
 typedef struct flow_table {
@@ -112,7 +113,8 @@ typedef struct flow_table {
     uint32_t max_flows;
     flow_t *flows;
     flow_cold_t *cold;
-    uint32_t free_head;  /* free flows, linked through lru_next */
+    uint32_t free_head;  /* returned flows, linked through lru_next */
+    uint32_t never_used; /* flows [never_used, max_flows) were never handed out */
     uint32_t used;
 } flow_table_t;
 

@@ -144,6 +144,7 @@ const oc_flow_info_t *flow_engine_info(flow_engine_t *e, uint32_t idx, oc_end_re
     bool icmp = f->key.proto == 1 || f->key.proto == 58;
     in->key.src_port = icmp ? 0 : f->key.port[s];
     in->key.dst_port = icmp ? 0 : f->key.port[d];
+    in->tunnel = c->tunnel;
 
     for (unsigned dir = 0; dir < OC_DIRECTION_N; dir++) {
         int64_t *st[OC_STAT_N];
@@ -276,6 +277,13 @@ static uint32_t flow_new(flow_engine_t *e, const flow_key_t *key, uint32_t hash,
     c->rtt[0] = c->rtt[1] = -1;
     c->wscale[0] = c->wscale[1] = -1;
     c->icmp_type_code[0] = c->icmp_type_code[1] = -1;
+    memset(&c->tunnel, 0, sizeof c->tunnel);
+    if (p->tunnel_type != DEC_TUNNEL_NONE) {
+        c->tunnel.type = p->tunnel_type;
+        c->tunnel.family = p->outer_family;
+        memcpy(c->tunnel.src_addr, p->outer_src, sizeof c->tunnel.src_addr);
+        memcpy(c->tunnel.dst_addr, p->outer_dst, sizeof c->tunnel.dst_addr);
+    }
     tl_push_tail(e, idx, FLOW_TL_ACTIVE);
     lru_push_head(e, idx);
     e->stats.flows_created++;

@@ -32,14 +32,14 @@ void flow_table_init(flow_table_t *t, uint32_t max_flows)
         n <<= 1;
     t->mask = (uint32_t)(n - 1);
     t->max_flows = max_flows;
+    /* calloc'd memory stays untouched (and unmapped) until used: empty slots are zero and
+     * never-used flows are handed out by a counter, so start-up costs no time even for
+     * millions of flows and memory grows with the flows actually seen. */
     t->slots = xcalloc(n, sizeof *t->slots);
-    for (uint64_t i = 0; i < n; i++)
-        t->slots[i].idx = FLOW_NONE;
     t->flows = xcalloc(max_flows, sizeof *t->flows);
     t->cold = xcalloc(max_flows, sizeof *t->cold);
-    for (uint32_t i = 0; i < max_flows; i++)
-        t->flows[i].lru_next = i + 1 < max_flows ? i + 1 : FLOW_NONE;
-    t->free_head = 0;
+    t->free_head = FLOW_NONE;
+    t->never_used = 0;
 }
 
 void flow_table_clear(flow_table_t *t)
@@ -55,10 +55,10 @@ uint32_t flow_table_lookup(const flow_table_t *t, const flow_key_t *key, uint32_
     uint32_t i = hash & t->mask;
     for (;;) {
         const flow_slot_t *s = &t->slots[i];
-        if (s->idx == FLOW_NONE)
+        if (s->idx1 == 0)
             return FLOW_NONE;
-        if (s->hash == hash && memcmp(&t->flows[s->idx].key, key, sizeof *key) == 0)
-            return s->idx;
+        if (s->hash == hash && memcmp(&t->flows[s->idx1 - 1].key, key, sizeof *key) == 0)
+            return s->idx1 - 1;
         i = (i + 1) & t->mask;
     }
 }
@@ -66,20 +66,23 @@ uint32_t flow_table_lookup(const flow_table_t *t, const flow_key_t *key, uint32_
 uint32_t flow_table_insert(flow_table_t *t, const flow_key_t *key, uint32_t hash)
 {
     uint32_t idx = t->free_head;
-    if (idx == FLOW_NONE)
+    if (idx != FLOW_NONE)
+        t->free_head = t->flows[idx].lru_next;
+    else if (t->never_used < t->max_flows)
+        idx = t->never_used++;
+    else
         return FLOW_NONE;
     flow_t *f = &t->flows[idx];
-    t->free_head = f->lru_next;
     memset(f, 0, sizeof *f);
     memset(&t->cold[idx], 0, sizeof t->cold[idx]);
     f->key = *key;
     f->hash = hash;
 
     uint32_t i = hash & t->mask;
-    while (t->slots[i].idx != FLOW_NONE)
+    while (t->slots[i].idx1 != 0)
         i = (i + 1) & t->mask;
     t->slots[i].hash = hash;
-    t->slots[i].idx = idx;
+    t->slots[i].idx1 = idx + 1;
     t->used++;
     return idx;
 }
@@ -87,7 +90,7 @@ uint32_t flow_table_insert(flow_table_t *t, const flow_key_t *key, uint32_t hash
 void flow_table_remove(flow_table_t *t, uint32_t idx)
 {
     uint32_t i = t->flows[idx].hash & t->mask;
-    while (t->slots[i].idx != idx)
+    while (t->slots[i].idx1 != idx + 1)
         i = (i + 1) & t->mask; /* the flow is in the table, so this ends */
 
     /* Backward shift: move later entries of the chain into the hole when their home slot
@@ -95,7 +98,7 @@ void flow_table_remove(flow_table_t *t, uint32_t idx)
     uint32_t j = i;
     for (;;) {
         j = (j + 1) & t->mask;
-        if (t->slots[j].idx == FLOW_NONE)
+        if (t->slots[j].idx1 == 0)
             break;
         uint32_t home = t->slots[j].hash & t->mask;
         bool stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
@@ -104,7 +107,7 @@ void flow_table_remove(flow_table_t *t, uint32_t idx)
         t->slots[i] = t->slots[j];
         i = j;
     }
-    t->slots[i].idx = FLOW_NONE;
+    t->slots[i].idx1 = 0;
     t->slots[i].hash = 0;
 
     t->flows[idx].lru_next = t->free_head;
