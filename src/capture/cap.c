@@ -1,0 +1,387 @@
+/*
+ * Capture front-end over libpcap: offline pcap/pcapng files (standard input with "-") and
+ * live interfaces. It exists so that main.c never touches libpcap and so that the two things
+ * libpcap leaves to its caller are done once, here: a live capture must not block forever on
+ * a quiet link (the handle is non-blocking and we poll its selectable fd with a timeout, so
+ * the caller can advance the flow clock), and a broken file must be reported with the byte
+ * offset of the record that broke. For classic pcap that offset is tracked from the record
+ * lengths (24-byte file header, then 16 + caplen per record), re-based with ftell() once per
+ * batch when the file is seekable; for pcapng the block chain is walked again with pread(),
+ * only when an error happens. Nothing here makes a system call per packet.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <pcap/pcap.h>
+#include <glib.h>
+
+#include "capture/cap.h"
+
+G_DEFINE_QUARK(cap-error-quark, cap_error)
+
+/* Sizes of the classic pcap file header and record header (libpcap's sf-pcap.c). */
+enum { CAP_PCAP_FILE_HDR = 24, CAP_PCAP_REC_HDR = 16 };
+
+/* stdio buffer of an offline file. */
+enum { CAP_FILE_BUFFER_BYTES = 256 * 1024 };
+
+/* Packet-buffer timeout of a live handle: how long the kernel holds a partly filled block. */
+enum { CAP_LIVE_BUFFER_TIMEOUT_MS = 100, CAP_LIVE_BUFFER_BYTES = 32 * 1024 * 1024 };
+
+struct cap {
+    pcap_t *pcap;
+    char *name;                 /* path, "standard input" or interface name */
+    bool live;
+    bool classic_pcap;          /* offline and not pcapng: offsets are tracked */
+    bool seekable;              /* ftell() works on the file (not a pipe) */
+    int dlt;
+    int fd;                     /* live: selectable fd */
+    char *iobuf;                /* stdio buffer of the file, freed after pcap_close() */
+    struct bpf_program filter;  /* offline: applied per packet so every record is counted */
+    bool has_filter;
+    uint64_t file_size;         /* regular files only, else 0 */
+    uint64_t offset;            /* classic pcap: offset of the next record */
+    uint64_t done;              /* bytes consumed, updated once per batch */
+    /* valid during one cap_dispatch() */
+    cap_packet_fn fn;
+    void *user;
+    int delivered;
+};
+
+static void cap_on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+    cap_t *cap = (cap_t *)(void *)arg;
+
+    if (cap->classic_pcap)
+        cap->offset += CAP_PCAP_REC_HDR + (uint64_t)h->caplen;
+    /* Offline filtering is done here rather than by pcap_setfilter() so that records the
+     * filter rejects still pass through this function and the offset stays exact. */
+    if (cap->has_filter && !pcap_offline_filter(&cap->filter, h, bytes))
+        return;
+    uint64_t ts_us = (uint64_t)h->ts.tv_sec * UINT64_C(1000000) + (uint64_t)h->ts.tv_usec;
+    cap->delivered++;
+    cap->fn(cap->user, ts_us, bytes, h->caplen, h->len, cap->dlt);
+}
+
+static cap_t *cap_alloc(const char *name, bool live)
+{
+    cap_t *cap = g_new0(cap_t, 1);
+    cap->name = g_strdup(name);
+    cap->live = live;
+    cap->fd = -1;
+    return cap;
+}
+
+/* Compiles @bpf for @cap->pcap; live captures install it in the kernel. */
+static bool cap_set_filter(cap_t *cap, const char *bpf, GError **error)
+{
+    if (bpf == NULL || bpf[0] == '\0')
+        return true;
+    if (pcap_compile(cap->pcap, &cap->filter, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        g_set_error(error, CAP_ERROR, CAP_ERROR_FILTER, "%s: bad filter '%s': %s", cap->name,
+                    bpf, pcap_geterr(cap->pcap));
+        return false;
+    }
+    cap->has_filter = true;
+    if (cap->live && pcap_setfilter(cap->pcap, &cap->filter) != 0) {
+        g_set_error(error, CAP_ERROR, CAP_ERROR_FILTER, "%s: cannot set filter '%s': %s",
+                    cap->name, bpf, pcap_geterr(cap->pcap));
+        return false;
+    }
+    return true;
+}
+
+/* Closes a file cap_open_file() opened (never standard input) and frees its stdio buffer. */
+static void cap_file_close(FILE *fp, char *iobuf)
+{
+    if (fp != stdin)
+        fclose(fp);
+    g_free(iobuf);
+}
+
+cap_t *cap_open_file(const char *path, const char *bpf, GError **error)
+{
+    char errbuf[PCAP_ERRBUF_SIZE] = "";
+    bool is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "standard input" : path;
+    FILE *fp = is_stdin ? stdin : fopen(path, "rb");
+
+    if (fp == NULL) {
+        g_set_error(error, CAP_ERROR, CAP_ERROR_OPEN, "%s: cannot open: %s", name,
+                    g_strerror(errno));
+        return NULL;
+    }
+    /* stdio's default 4 KiB would mean one read() per few packets; glibc ignores the size
+     * unless we supply the buffer. Standard input keeps a static one: the stream outlives
+     * the capture. */
+    static char stdin_buf[CAP_FILE_BUFFER_BYTES];
+    char *iobuf = is_stdin ? NULL : g_malloc(CAP_FILE_BUFFER_BYTES);
+    setvbuf(fp, is_stdin ? stdin_buf : iobuf, _IOFBF, CAP_FILE_BUFFER_BYTES);
+
+    struct stat st;
+    bool have_stat = fstat(fileno(fp), &st) == 0;
+    if (have_stat && S_ISDIR(st.st_mode)) {
+        g_set_error(error, CAP_ERROR, CAP_ERROR_OPEN, "%s: cannot read: is a directory", name);
+        cap_file_close(fp, iobuf);
+        return NULL;
+    }
+    bool regular = have_stat && S_ISREG(st.st_mode);
+    if (regular && st.st_size == 0) {
+        g_set_error(error, CAP_ERROR, CAP_ERROR_FORMAT,
+                    "%s: not a pcap or pcapng file (the file is empty)", name);
+        cap_file_close(fp, iobuf);
+        return NULL;
+    }
+
+    /* Micro precision makes libpcap convert nanosecond pcap and pcapng timestamps for us. */
+    pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO,
+                                                         errbuf);
+    if (p == NULL) {
+        g_set_error(error, CAP_ERROR, CAP_ERROR_FORMAT, "%s: not a pcap or pcapng file (%s)",
+                    name, errbuf);
+        cap_file_close(fp, iobuf);
+        return NULL;
+    }
+
+    cap_t *cap = cap_alloc(name, false);
+    cap->pcap = p;
+    cap->iobuf = iobuf;
+    cap->dlt = pcap_datalink(p);
+    /* libpcap reports version 2.x for classic pcap and the section header's 1.x for pcapng. */
+    cap->classic_pcap = pcap_major_version(p) == 2;
+    cap->file_size = regular ? (uint64_t)st.st_size : 0;
+    long pos = ftell(fp);
+    cap->seekable = pos >= 0;
+    cap->done = pos >= 0 ? (uint64_t)pos : 0;
+    cap->offset = cap->seekable ? cap->done : CAP_PCAP_FILE_HDR;
+    if (!cap_set_filter(cap, bpf, error)) {
+        cap_free(cap);
+        return NULL;
+    }
+    return cap;
+}
+
+cap_t *cap_open_live(const char *iface, const char *bpf, int snaplen, bool promisc,
+                     GError **error)
+{
+    char errbuf[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *p = pcap_create(iface, errbuf);
+
+    if (p == NULL) {
+        g_set_error(error, CAP_ERROR, CAP_ERROR_OPEN, "%s: cannot capture: %s", iface, errbuf);
+        return NULL;
+    }
+    cap_t *cap = cap_alloc(iface, true);
+    cap->pcap = p;
+    pcap_set_snaplen(p, snaplen);
+    pcap_set_promisc(p, promisc ? 1 : 0);
+    pcap_set_timeout(p, CAP_LIVE_BUFFER_TIMEOUT_MS);
+    pcap_set_immediate_mode(p, 0);
+    pcap_set_buffer_size(p, CAP_LIVE_BUFFER_BYTES);
+
+    int rc = pcap_activate(p);
+    if (rc < 0) {
+        const char *what = rc == PCAP_ERROR_NO_SUCH_DEVICE ? "no such interface"
+                           : rc == PCAP_ERROR_PERM_DENIED  ? "permission denied"
+                           : rc == PCAP_ERROR_IFACE_NOT_UP ? "interface is down"
+                                                           : "cannot capture";
+        const char *detail = rc == PCAP_ERROR ? pcap_geterr(p) : pcap_statustostr(rc);
+        /* PCAP_ERROR_NO_SUCH_DEVICE and friends also fill the error buffer; prefer it. */
+        if (rc != PCAP_ERROR && pcap_geterr(p)[0] != '\0')
+            detail = pcap_geterr(p);
+        g_set_error(error, CAP_ERROR, CAP_ERROR_OPEN, "%s: %s (%s)", iface, what, detail);
+        cap_free(cap);
+        return NULL;
+    }
+    if (rc > 0)
+        g_warning("%s: %s (%s)", iface, pcap_statustostr(rc), pcap_geterr(p));
+
+    cap->dlt = pcap_datalink(p);
+    if (pcap_setnonblock(p, 1, errbuf) != 0) {
+        g_set_error(error, CAP_ERROR, CAP_ERROR_OPEN, "%s: cannot make non-blocking: %s",
+                    iface, errbuf);
+        cap_free(cap);
+        return NULL;
+    }
+    cap->fd = pcap_get_selectable_fd(p);
+    if (cap->fd < 0) {
+        g_set_error(error, CAP_ERROR, CAP_ERROR_OPEN, "%s: capture device cannot be polled",
+                    iface);
+        cap_free(cap);
+        return NULL;
+    }
+    if (!cap_set_filter(cap, bpf, error)) {
+        cap_free(cap);
+        return NULL;
+    }
+    return cap;
+}
+
+/*
+ * pcapng only, after an error: the start of the block libpcap failed on. Walks the block
+ * chain of the file open on @fd (with pread, so libpcap's stream is left alone) from the
+ * start up to @err_pos, where the failed read left the stream: the first block whose length
+ * is impossible or runs past the end of the file, else the last block starting before
+ * @err_pos.
+ */
+static uint64_t cap_pcapng_bad_block(int fd, uint64_t file_size, uint64_t err_pos)
+{
+    uint64_t pos = 0, last = 0;
+    bool swapped = false;
+
+    while (pos < err_pos || pos == 0) {
+        uint8_t hdr[12];
+        ssize_t got = pread(fd, hdr, sizeof hdr, (off_t)pos);
+        last = pos;
+        if (got < 8)
+            break;            /* a block header cut short */
+        uint32_t type, len;
+        memcpy(&type, hdr, 4);
+        memcpy(&len, hdr + 4, 4);
+        if (type == 0x0A0D0D0Au && got == (ssize_t)sizeof hdr) {
+            /* A section header sets the byte order of the blocks that follow it. */
+            uint32_t bom;
+            memcpy(&bom, hdr + 8, 4);
+            swapped = bom == 0x4D3C2B1Au;
+        }
+        if (swapped)
+            len = GUINT32_SWAP_LE_BE(len);
+        if (len < 12 || len % 4 != 0 || pos + len > file_size)
+            break;
+        pos += len;
+    }
+    return last;
+}
+
+/* Fills @error for a read error in the middle of a file. */
+static void cap_file_error(cap_t *cap, GError **error)
+{
+    const char *msg = pcap_geterr(cap->pcap);
+    const char *what = strstr(msg, "truncated") != NULL ? "truncated" : "corrupt";
+    const char *unit = cap->classic_pcap ? "packet record" : "block";
+    uint64_t offset = 0;
+    bool known = false;
+
+    if (cap->classic_pcap) {
+        offset = cap->offset;
+        known = true;
+    } else if (cap->seekable && cap->file_size > 0) {
+        FILE *fp = pcap_file(cap->pcap);
+        long pos = ftell(fp);
+        if (pos >= 0) {
+            offset = cap_pcapng_bad_block(fileno(fp), cap->file_size, (uint64_t)pos);
+            known = true;
+        }
+    }
+    if (known)
+        g_set_error(error, CAP_ERROR, CAP_ERROR_TRUNCATED,
+                    "%s: %s %s at byte offset %" PRIu64 ": %s", cap->name, what, unit, offset,
+                    msg);
+    else
+        g_set_error(error, CAP_ERROR, CAP_ERROR_TRUNCATED,
+                    "%s: %s %s at an unknown byte offset (not seekable): %s", cap->name, what,
+                    unit, msg);
+}
+
+cap_status_t cap_dispatch(cap_t *cap, int max_packets, int timeout_ms, cap_packet_fn fn,
+                          void *user, GError **error)
+{
+    cap->fn = fn;
+    cap->user = user;
+    cap->delivered = 0;
+
+    if (!cap->live) {
+        int n = pcap_dispatch(cap->pcap, max_packets, cap_on_packet, (u_char *)(void *)cap);
+        if (cap->seekable) {
+            long pos = ftell(pcap_file(cap->pcap));
+            if (pos >= 0) {
+                cap->done = (uint64_t)pos;
+                if (n >= 0 && cap->classic_pcap)
+                    cap->offset = cap->done;
+            }
+        } else if (cap->classic_pcap) {
+            cap->done = cap->offset;
+        }
+        if (n == PCAP_ERROR) {
+            cap_file_error(cap, error);
+            return CAP_STATUS_ERROR;
+        }
+        if (n == PCAP_ERROR_BREAK)
+            return cap->delivered > 0 ? CAP_STATUS_PACKETS : CAP_STATUS_IDLE;
+        return n > 0 ? CAP_STATUS_PACKETS : CAP_STATUS_EOF;
+    }
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int n = pcap_dispatch(cap->pcap, max_packets, cap_on_packet, (u_char *)(void *)cap);
+        if (n == PCAP_ERROR) {
+            g_set_error(error, CAP_ERROR, CAP_ERROR_READ, "%s: capture failed: %s", cap->name,
+                        pcap_geterr(cap->pcap));
+            return CAP_STATUS_ERROR;
+        }
+        if (n == PCAP_ERROR_BREAK || cap->delivered > 0 || attempt == 1)
+            break;
+        struct pollfd pfd = { .fd = cap->fd, .events = POLLIN };
+        int rc = poll(&pfd, 1, timeout_ms);
+        if (rc == 0 || (rc < 0 && errno == EINTR))
+            break;
+        if (rc < 0) {
+            g_set_error(error, CAP_ERROR, CAP_ERROR_READ, "%s: poll: %s", cap->name,
+                        g_strerror(errno));
+            return CAP_STATUS_ERROR;
+        }
+        if (pfd.revents & (POLLERR | POLLNVAL)) {
+            g_set_error(error, CAP_ERROR, CAP_ERROR_READ, "%s: capture device failed",
+                        cap->name);
+            return CAP_STATUS_ERROR;
+        }
+    }
+    return cap->delivered > 0 ? CAP_STATUS_PACKETS : CAP_STATUS_IDLE;
+}
+
+void cap_break(cap_t *cap)
+{
+    if (cap != NULL)
+        pcap_breakloop(cap->pcap);
+}
+
+void cap_progress(const cap_t *cap, uint64_t *done, uint64_t *total)
+{
+    *done = cap->live ? 0 : cap->done;
+    *total = cap->live ? 0 : cap->file_size;
+}
+
+bool cap_kernel_stats(cap_t *cap, uint64_t *received, uint64_t *dropped)
+{
+    struct pcap_stat ps;
+
+    if (!cap->live || pcap_stats(cap->pcap, &ps) != 0)
+        return false;
+    *received = ps.ps_recv;
+    *dropped = (uint64_t)ps.ps_drop + ps.ps_ifdrop;
+    return true;
+}
+
+const char *cap_name(const cap_t *cap)
+{
+    return cap->name;
+}
+
+void cap_free(cap_t *cap)
+{
+    if (cap == NULL)
+        return;
+    if (cap->has_filter)
+        pcap_freecode(&cap->filter);
+    if (cap->pcap != NULL)
+        pcap_close(cap->pcap); /* closes the file too, except standard input */
+    g_free(cap->iobuf);
+    g_free(cap->name);
+    g_free(cap);
+}
