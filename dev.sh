@@ -2,6 +2,7 @@
 # The two commands of the README quick start, and what CI runs.
 #
 #   ./dev.sh demo    install missing Debian packages, build, run ocellus on samples/sample.pcap
+#                    (IPFIX file build/sample.ipfix plus JSON lines and a summary on the terminal)
 #   ./dev.sh check   install missing Debian packages, build, run every test (make check)
 #   ./dev.sh deps    only install missing Debian packages (CI adds the sanitizer toolchain)
 #
@@ -14,7 +15,7 @@ builddir=${BUILDDIR:-build}
 case $builddir in /*) ;; *) builddir=$top/$builddir ;; esac
 
 packages="gcc make autoconf automake libtool pkg-config libpcap-dev libglib2.0-dev
-libcmocka-dev python3 tshark ${OC_EXTRA_PACKAGES:-}"
+libcmocka-dev python3 tshark libfixbuf-dev libfixbuf-tools nfdump ${OC_EXTRA_PACKAGES:-}"
 
 install_missing() {
     missing=""
@@ -58,8 +59,11 @@ deps)
 demo)
     install_missing
     build
-    echo "dev.sh: flows of samples/sample.pcap (JSON lines, one per flow record):"
-    "$builddir/src/ocellus" -r "$top/samples/sample.pcap"
+    # From the build tree the templates are read from the source tree, not the install dir.
+    export OCELLUS_TEMPLATE_DIR="$top/templates"
+    echo "dev.sh: flows of samples/sample.pcap: IPFIX into $builddir/sample.ipfix, JSON lines here:"
+    "$builddir/src/ocellus" -r "$top/samples/sample.pcap" -o "file:$builddir/sample.ipfix" -o json:-
+    echo "dev.sh: read the IPFIX file back with: ipfixDump --in $builddir/sample.ipfix"
     ;;
 check)
     install_missing

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <glib.h>
 
@@ -37,7 +38,8 @@ typedef enum {
 typedef struct exp_output_cfg {
     const char *name;             /* section name, or the URI for -o outputs */
     const char *uri;              /* json:PATH, file:PATH, udp://HOST:PORT, tcp://HOST:PORT */
-    const char *template_path;    /* IPFIX template file; NULL = the default template */
+    const char *template_path;    /* IPFIX template file; NULL = default.tmpl; a name without
+                                     '/' is looked up in the template directory (templates/README) */
     bool uniflow;                 /* export each biflow as two one-way records (RFC 5103 s3) */
     uint32_t observation_domain;  /* IPFIX observation domain id (default 1) */
     uint32_t template_refresh_s;  /* UDP: re-send templates this often (default 60) */
@@ -48,8 +50,16 @@ typedef struct exp_output_cfg {
     uint32_t ingress_interface;   /* ingressInterface: capture interface index, 0 for files */
 } exp_output_cfg_t;
 
-/* Fills @cfg with the defaults above (name, uri and template_path NULL). */
-void exp_output_cfg_init(exp_output_cfg_t *cfg);
+/* Fills @cfg with the defaults above (name, uri and template_path NULL). Inline so that the
+ * config module can fill output settings without linking the exporters. */
+static inline void exp_output_cfg_init(exp_output_cfg_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->observation_domain = 1;
+    cfg->template_refresh_s = 60;
+    cfg->datagram_size = 1472;
+    cfg->queue_records = 65536;
+}
 
 /* Per-output counters (read with exp_output_get_stats). */
 typedef struct exp_output_stats {
@@ -80,8 +90,12 @@ void exp_output_reopen(exp_output_t *out);
 
 /* Delivers what is queued within @timeout_ms, then stops the thread, closes and frees the
  * output; records still undelivered count as lost. Returns false if some were lost.
- * exp_output_free(NULL) does nothing. */
+ * exp_output_close(NULL, ...) does nothing and returns true. */
 bool exp_output_close(exp_output_t *out, uint32_t timeout_ms);
+
+/* exp_output_close() that also copies the final counters into @stats (if not NULL), with
+ * the undelivered records counted in records_lost. */
+bool exp_output_close_stats(exp_output_t *out, uint32_t timeout_ms, exp_output_stats_t *stats);
 const char *exp_output_name(const exp_output_t *out);
 
 #endif /* OC_EXP_H */

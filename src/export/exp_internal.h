@@ -1,0 +1,57 @@
+/*
+ * What exp_output.c shares with the sinks (exp_ipfix.c, exp_json.c): the output object and
+ * the operations each kind of output implements. Not installed; not for main.c.
+ */
+#ifndef OC_EXP_INTERNAL_H
+#define OC_EXP_INTERNAL_H
+
+#include "export/exp.h"
+#include "export/exp_queue.h"
+
+/* Operations of one kind of output. open runs in exp_output_new() on the caller's thread;
+ * the others run on the output's thread, free after that thread has stopped. */
+typedef struct exp_sink_ops {
+    bool (*open)(exp_output_t *out, GError **error);
+    void (*write)(exp_output_t *out, const oc_flow_info_t *recs, size_t n);
+    void (*flush)(exp_output_t *out);   /* queue drained: send what is buffered */
+    void (*reopen)(exp_output_t *out);  /* SIGHUP */
+    void (*free)(exp_output_t *out);
+} exp_sink_ops_t;
+
+struct exp_output {
+    exp_output_cfg_t cfg;     /* copy; the strings below are owned copies */
+    char *name, *uri, *template_path;
+    exp_kind_t kind;
+    char *path;               /* json:, file: */
+    char *host, *port;        /* udp://, tcp:// */
+    const exp_sink_ops_t *ops;
+    void *sink;               /* the kind's own state */
+
+    exp_queue_t queue;
+    GThread *thread;
+    GCond done_cond;          /* with queue.lock */
+    bool done;                /* the thread has stopped */
+
+    /* Counters kept by the sinks, under queue.lock (exp_output_account). */
+    uint64_t records_sent, records_lost, messages_sent, send_errors;
+
+    /* Rate-limited error reports (output thread only). */
+    bool failing;
+    uint64_t suppressed;      /* errors not logged since last_log_us */
+    gint64 last_log_us;       /* monotonic time of the last error logged, 0 = none */
+};
+
+/* Adds to the output's counters (any thread). */
+void exp_output_account(exp_output_t *out, uint64_t sent, uint64_t lost, uint64_t messages,
+                        uint64_t errors);
+
+/* Logs a failure, at most once per minute per output (the others are counted and the
+ * count goes with the next message); exp_output_recovered() marks success. */
+void exp_output_failure(exp_output_t *out, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+void exp_output_recovered(exp_output_t *out);
+
+extern const exp_sink_ops_t exp_json_ops;
+extern const exp_sink_ops_t exp_ipfix_file_ops;
+extern const exp_sink_ops_t exp_ipfix_udp_ops;
+
+#endif /* OC_EXP_INTERNAL_H */

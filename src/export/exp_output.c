@@ -1,0 +1,308 @@
+/*
+ * The output object behind exp.h: parses the URI, checks the settings, starts one thread
+ * per output that drains the output's bounded ring (exp_queue.c) into its sink (JSON lines,
+ * IPFIX file, IPFIX over UDP), and stops it with a time limit at shutdown.
+ *
+ * The capture thread only ever copies a record into the ring (exp_output_submit), so a slow
+ * disk or an absent collector costs records (counted), never capture time. The sink sees
+ * records in batches and is told when the ring ran empty, which is when it sends a partly
+ * filled IPFIX message or flushes its stdio buffer: records go out promptly at low rates and
+ * in full messages at high rates.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "export/exp_internal.h"
+
+G_DEFINE_QUARK(exp-error-quark, exp_error)
+
+/* Repeated errors of one output are logged at most once per minute. */
+#define EXP_LOG_INTERVAL_US (60 * G_USEC_PER_SEC)
+
+/* Records moved out of the ring per lock acquisition. */
+#define EXP_BATCH 64
+
+/* exp_output_cfg_init() is static inline in exp.h (the config module fills these structs
+ * without linking libfixbuf). */
+
+void exp_output_account(exp_output_t *out, uint64_t sent, uint64_t lost, uint64_t messages,
+                        uint64_t errors)
+{
+    g_mutex_lock(&out->queue.lock);
+    out->records_sent += sent;
+    out->records_lost += lost;
+    out->messages_sent += messages;
+    out->send_errors += errors;
+    g_mutex_unlock(&out->queue.lock);
+}
+
+void exp_output_failure(exp_output_t *out, const char *fmt, ...)
+{
+    gint64 now = g_get_monotonic_time();
+    out->failing = true;
+    if (out->last_log_us != 0 && now - out->last_log_us < EXP_LOG_INTERVAL_US) {
+        out->suppressed++;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (out->suppressed > 0)
+        g_warning("output %s: %s (and %" G_GUINT64_FORMAT " errors not logged since the last "
+                  "message)", out->name, msg, out->suppressed);
+    else
+        g_warning("output %s: %s", out->name, msg);
+    out->suppressed = 0;
+    out->last_log_us = now;
+}
+
+void exp_output_recovered(exp_output_t *out)
+{
+    /* Silent: a UDP socket alternates errors and successes while a collector is down
+     * (ICMP errors come back on the next send), and the counters say the rest. */
+    out->failing = false;
+}
+
+/* Splits HOST:PORT ([HOST]:PORT for IPv6). */
+static bool parse_host_port(exp_output_t *out, const char *hp, GError **error)
+{
+    const char *colon;
+    if (hp[0] == '[') {
+        const char *close = strchr(hp, ']');
+        if (close == NULL || close[1] != ':') {
+            g_set_error(error, EXP_ERROR, EXP_ERROR_URI,
+                        "output %s: expected [IPV6]:PORT after the scheme", out->uri);
+            return false;
+        }
+        out->host = g_strndup(hp + 1, (gsize)(close - hp - 1));
+        colon = close + 1;
+    } else {
+        colon = strrchr(hp, ':');
+        if (colon == NULL || colon == hp || memchr(hp, ':', (size_t)(colon - hp)) != NULL) {
+            g_set_error(error, EXP_ERROR, EXP_ERROR_URI,
+                        "output %s: expected HOST:PORT after the scheme", out->uri);
+            return false;
+        }
+        out->host = g_strndup(hp, (gsize)(colon - hp));
+    }
+    const char *port = colon + 1;
+    char *end;
+    unsigned long p = strtoul(port, &end, 10);
+    if (*port < '0' || *port > '9' || *end != '\0' || p < 1 || p > 65535 || *out->host == '\0') {
+        g_set_error(error, EXP_ERROR, EXP_ERROR_URI,
+                    "output %s: '%s' is not a port number (1..65535)", out->uri, port);
+        return false;
+    }
+    out->port = g_strdup(port);
+    return true;
+}
+
+static bool parse_uri(exp_output_t *out, GError **error)
+{
+    const char *u = out->uri;
+    if (g_str_has_prefix(u, "json:")) {
+        out->kind = EXP_KIND_JSON;
+        out->path = g_strdup(u + 5);
+        out->ops = &exp_json_ops;
+    } else if (g_str_has_prefix(u, "file:")) {
+        out->kind = EXP_KIND_FILE;
+        out->path = g_strdup(u + 5);
+        out->ops = &exp_ipfix_file_ops;
+    } else if (g_str_has_prefix(u, "udp://")) {
+        out->kind = EXP_KIND_UDP;
+        out->ops = &exp_ipfix_udp_ops;
+        return parse_host_port(out, u + 6, error);
+    } else if (g_str_has_prefix(u, "tcp://")) {
+        out->kind = EXP_KIND_TCP;
+        g_set_error(error, EXP_ERROR, EXP_ERROR_URI,
+                    "output %s: tcp:// is not implemented yet (use udp:// or file:)", u);
+        return false;
+    } else {
+        g_set_error(error, EXP_ERROR, EXP_ERROR_URI,
+                    "unsupported output '%s' (expected json:PATH, file:PATH, udp://HOST:PORT "
+                    "or tcp://HOST:PORT)", u);
+        return false;
+    }
+    if (*out->path == '\0') {
+        g_set_error(error, EXP_ERROR, EXP_ERROR_URI, "output %s: a PATH is needed%s", u,
+                    out->kind == EXP_KIND_JSON ? " (- for standard output)" : "");
+        return false;
+    }
+    return true;
+}
+
+static bool check_cfg(const exp_output_t *out, GError **error)
+{
+    const exp_output_cfg_t *c = &out->cfg;
+    if (c->queue_records < 1 || c->queue_records > (1u << 24)) {
+        g_set_error(error, EXP_ERROR, EXP_ERROR_URI,
+                    "output %s: queue_records=%u is outside 1..16777216", out->name,
+                    c->queue_records);
+        return false;
+    }
+    if (out->kind == EXP_KIND_UDP) {
+        if (c->datagram_size < 512 || c->datagram_size > 65507) {
+            g_set_error(error, EXP_ERROR, EXP_ERROR_URI,
+                        "output %s: datagram_size=%u is outside 512..65507", out->name,
+                        c->datagram_size);
+            return false;
+        }
+        if (c->template_refresh_s < 1 || c->template_refresh_s > 86400) {
+            g_set_error(error, EXP_ERROR, EXP_ERROR_URI,
+                        "output %s: template_refresh_s=%u is outside 1..86400", out->name,
+                        c->template_refresh_s);
+            return false;
+        }
+    }
+    if (c->rotate_interval_s != 0 || c->rotate_size != 0) {
+        g_set_error(error, EXP_ERROR, EXP_ERROR_URI,
+                    "output %s: file rotation is not implemented yet (rotate_interval_s and "
+                    "rotate_size must be 0)", out->name);
+        return false;
+    }
+    return true;
+}
+
+static gpointer output_thread(gpointer data)
+{
+    exp_output_t *out = data;
+    oc_flow_info_t *batch = g_new(oc_flow_info_t, EXP_BATCH);
+    for (;;) {
+        exp_queue_state_t st;
+        size_t n = exp_queue_pop(&out->queue, batch, EXP_BATCH,
+                                 g_get_monotonic_time() + G_USEC_PER_SEC, &st);
+        if (st.abort)
+            break;
+        if (n > 0)
+            out->ops->write(out, batch, n);
+        if (st.empty)
+            out->ops->flush(out);
+        if (st.request)
+            out->ops->reopen(out);
+        if (st.closing && st.empty)
+            break;
+    }
+    g_free(batch);
+    out->ops->flush(out);
+    g_mutex_lock(&out->queue.lock);
+    out->done = true;
+    g_cond_broadcast(&out->done_cond);
+    g_mutex_unlock(&out->queue.lock);
+    return NULL;
+}
+
+static void output_free(exp_output_t *out)
+{
+    if (out->sink != NULL)
+        out->ops->free(out);
+    exp_queue_clear(&out->queue);
+    g_cond_clear(&out->done_cond);
+    g_free(out->name);
+    g_free(out->uri);
+    g_free(out->template_path);
+    g_free(out->path);
+    g_free(out->host);
+    g_free(out->port);
+    g_free(out);
+}
+
+exp_output_t *exp_output_new(const exp_output_cfg_t *cfg, GError **error)
+{
+    if (cfg->uri == NULL) {
+        g_set_error(error, EXP_ERROR, EXP_ERROR_URI, "output %s: no URI",
+                    cfg->name != NULL ? cfg->name : "(unnamed)");
+        return NULL;
+    }
+    exp_output_t *out = g_new0(exp_output_t, 1);
+    out->cfg = *cfg;
+    out->uri = g_strdup(cfg->uri);
+    out->name = g_strdup(cfg->name != NULL ? cfg->name : cfg->uri);
+    out->template_path = g_strdup(cfg->template_path);
+    out->cfg.name = out->name;
+    out->cfg.uri = out->uri;
+    out->cfg.template_path = out->template_path;
+    g_cond_init(&out->done_cond);
+    exp_queue_init(&out->queue, cfg->queue_records >= 1 ? cfg->queue_records : 1);
+
+    if (!parse_uri(out, error) || !check_cfg(out, error) || !out->ops->open(out, error)) {
+        output_free(out);
+        return NULL;
+    }
+    g_autofree char *tname = g_strdup_printf("out %.10s", out->name);
+    out->thread = g_thread_new(tname, output_thread, out);
+    return out;
+}
+
+bool exp_output_submit(exp_output_t *out, const oc_flow_info_t *info)
+{
+    return exp_queue_push(&out->queue, info);
+}
+
+void exp_output_get_stats(exp_output_t *out, exp_output_stats_t *stats)
+{
+    g_mutex_lock(&out->queue.lock);
+    stats->records_in = out->queue.pushed;
+    stats->records_queued = out->queue.count;
+    stats->records_sent = out->records_sent;
+    stats->records_lost = out->queue.lost + out->records_lost;
+    stats->records_possibly_lost = 0;
+    stats->messages_sent = out->messages_sent;
+    stats->send_errors = out->send_errors;
+    g_mutex_unlock(&out->queue.lock);
+}
+
+void exp_output_reopen(exp_output_t *out)
+{
+    exp_queue_set_request(&out->queue);
+}
+
+bool exp_output_close(exp_output_t *out, uint32_t timeout_ms)
+{
+    return exp_output_close_stats(out, timeout_ms, NULL);
+}
+
+bool exp_output_close_stats(exp_output_t *out, uint32_t timeout_ms, exp_output_stats_t *stats)
+{
+    if (out == NULL)
+        return true;
+    exp_queue_set_closing(&out->queue);
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    g_mutex_lock(&out->queue.lock);
+    while (!out->done)
+        if (!g_cond_wait_until(&out->done_cond, &out->queue.lock, deadline))
+            break;
+    bool in_time = out->done;
+    g_mutex_unlock(&out->queue.lock);
+    if (!in_time)
+        exp_queue_set_abort(&out->queue);
+    g_thread_join(out->thread);
+
+    exp_output_stats_t st;
+    g_mutex_lock(&out->queue.lock);
+    out->records_lost += out->queue.count; /* left in the ring by an abort */
+    out->queue.count = 0;
+    g_mutex_unlock(&out->queue.lock);
+    exp_output_get_stats(out, &st);
+    if (!in_time)
+        g_warning("output %s: not delivered within %u ms", out->name, timeout_ms);
+    if (out->suppressed > 0)
+        g_warning("output %s: %" G_GUINT64_FORMAT " more errors were not logged", out->name,
+                  out->suppressed);
+    if (st.records_lost > 0)
+        g_warning("output %s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                  " records lost", out->name, st.records_lost, st.records_in);
+    if (stats != NULL)
+        *stats = st;
+    output_free(out);
+    return st.records_lost == 0;
+}
+
+const char *exp_output_name(const exp_output_t *out)
+{
+    return out->name;
+}

@@ -1,0 +1,60 @@
+/*
+ * Bounded ring of finished flow records between the capture thread (producer) and one
+ * output's thread (consumer). Pushing never waits for the consumer: a full ring counts the
+ * record as lost and returns at once.
+ */
+#ifndef OC_EXP_QUEUE_H
+#define OC_EXP_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include <ocellus/ocellus.h>
+
+typedef struct exp_queue {
+    GMutex lock;          /* guards everything below */
+    GCond wake;           /* consumer: records, close, abort or a request arrived */
+    oc_flow_info_t *ring; /* cap slots, allocated once */
+    uint32_t cap, head, count;
+    bool closing;         /* deliver what is queued, then stop */
+    bool abort;           /* stop now; what is queued is lost */
+    bool request;         /* out-of-band work for the consumer (reopen) */
+    uint64_t pushed;      /* records offered, lost ones included */
+    uint64_t lost;        /* refused because the ring was full */
+} exp_queue_t;
+
+/* Allocates the ring for @cap (>= 1) records. */
+void exp_queue_init(exp_queue_t *q, uint32_t cap);
+
+/* Frees the ring; the consumer must have stopped. */
+void exp_queue_clear(exp_queue_t *q);
+
+/* Copies @info into the ring. Never waits for the consumer; returns false and counts a
+ * loss when the ring is full or closing. Runs per record on the capture thread. */
+bool exp_queue_push(exp_queue_t *q, const oc_flow_info_t *info);
+
+/* What exp_queue_pop() saw. */
+typedef struct exp_queue_state {
+    bool empty;    /* nothing left after this batch: time to flush a partial message */
+    bool closing;
+    bool abort;
+    bool request;  /* a request was pending (cleared by this call) */
+} exp_queue_state_t;
+
+/* Moves up to @max records into @dst, waiting until @deadline_us (g_get_monotonic_time()
+ * clock) if the ring is empty and nothing else is pending. Returns the number moved. */
+size_t exp_queue_pop(exp_queue_t *q, oc_flow_info_t *dst, size_t max, gint64 deadline_us,
+                     exp_queue_state_t *state);
+
+/* Sets a flag and wakes the consumer (under the lock). */
+void exp_queue_set_closing(exp_queue_t *q);
+void exp_queue_set_abort(exp_queue_t *q);
+void exp_queue_set_request(exp_queue_t *q);
+
+/* Records waiting now. */
+uint32_t exp_queue_count(exp_queue_t *q);
+
+#endif /* OC_EXP_QUEUE_H */
