@@ -8,6 +8,10 @@
  * its captured bytes, limited to min(captured, IP length) so Ethernet padding never looks like
  * payload, and its length according to IP. Extension headers are followed through a bounded
  * cursor with a depth cap so a crafted chain cannot make the walk long.
+ *
+ * Fragments are described, not reassembled: a later fragment (offset > 0) returns
+ * DEC_FRAGMENT with its addresses, IP length and fragment fields so that the engine's
+ * fragment table can give it the ports of its datagram's first fragment.
  */
 #include "config.h"
 
@@ -23,6 +27,9 @@ enum {
 };
 
 #define IPV4_FRAG_OFFSET_MASK 0x1fffu
+#define IPV4_FLAG_MF 0x2000u
+#define IPV6_FRAG_OFFSET_MASK 0xfff8u
+#define IPV6_FRAG_M 0x0001u
 
 /* IPv6 next-header values that are extension headers this decoder walks through. */
 enum {
@@ -98,11 +105,23 @@ dec_status_t dec_ipv4(const uint8_t *p, uint32_t len, dec_packet_t *pkt)
     pkt->ip_octets = ip_len;
 
     /* A first fragment (offset 0, MF set) still carries the transport header. */
-    if ((be16(hdr + 6) & IPV4_FRAG_OFFSET_MASK) != 0)
-        return DEC_FRAGMENT;
+    uint16_t frag = be16(hdr + 6);
+    if ((frag & (IPV4_FRAG_OFFSET_MASK | IPV4_FLAG_MF)) != 0) {
+        pkt->frag = (frag & IPV4_FRAG_OFFSET_MASK) != 0 ? DEC_FRAG_LATER : DEC_FRAG_FIRST;
+        pkt->frag_more = (frag & IPV4_FLAG_MF) != 0;
+        pkt->frag_offset = (uint16_t)((frag & IPV4_FRAG_OFFSET_MASK) * 8u);
+        pkt->frag_id = be16(hdr + 4);
+        pkt->frag_data_len = ip_len - hdr_len;
+        pkt->frag_family = 4;
+        pkt->frag_proto = hdr[9];
+        memcpy(pkt->frag_src, pkt->src, sizeof pkt->src);
+        memcpy(pkt->frag_dst, pkt->dst, sizeof pkt->dst);
+        if (pkt->frag == DEC_FRAG_LATER)
+            return DEC_FRAGMENT;
+    }
 
-    return dec_l4(hdr[9], p + hdr_len, min_u32(len, ip_len) - hdr_len, ip_len - hdr_len,
-                  pkt);
+    return dec_tunnel_ip(hdr[9], p + hdr_len, min_u32(len, ip_len) - hdr_len, ip_len - hdr_len,
+                         pkt);
 }
 
 /* Length of the extension header @nh at the cursor, or 0 when @nh is not one we walk. */
@@ -172,10 +191,27 @@ dec_status_t dec_ipv6(const uint8_t *p, uint32_t len, dec_packet_t *pkt)
         if (ext_len > ip_rest(&c))
             return DEC_TRUNCATED;
         if (nh == IP6_FRAGMENT) {
+            uint16_t off_m;
+
             memcpy(ext, c.p, IPV6_EXT_MIN_LEN);
             pkt->proto = ext[0];
-            if ((be16(ext + 2) >> 3) != 0)
-                return DEC_FRAGMENT;
+            off_m = be16(ext + 2);
+            /* Offset 0 without M is an atomic fragment (RFC 6946): a whole packet. */
+            if ((off_m & (IPV6_FRAG_OFFSET_MASK | IPV6_FRAG_M)) != 0) {
+                pkt->frag = (off_m & IPV6_FRAG_OFFSET_MASK) != 0 ? DEC_FRAG_LATER
+                                                                 : DEC_FRAG_FIRST;
+                pkt->frag_more = (off_m & IPV6_FRAG_M) != 0;
+                pkt->frag_offset = (uint16_t)(off_m & IPV6_FRAG_OFFSET_MASK);
+                pkt->frag_id = (uint32_t)ext[4] << 24 | (uint32_t)ext[5] << 16 |
+                               (uint32_t)ext[6] << 8 | ext[7];
+                pkt->frag_data_len = l4_len - ext_len;
+                pkt->frag_family = 6;
+                pkt->frag_proto = ext[0];
+                memcpy(pkt->frag_src, pkt->src, sizeof pkt->src);
+                memcpy(pkt->frag_dst, pkt->dst, sizeof pkt->dst);
+                if (pkt->frag == DEC_FRAG_LATER)
+                    return DEC_FRAGMENT;
+            }
         }
         nh = ext[0];
         pkt->proto = nh;
@@ -183,5 +219,5 @@ dec_status_t dec_ipv6(const uint8_t *p, uint32_t len, dec_packet_t *pkt)
         l4_len -= ext_len;
     }
 
-    return dec_l4(nh, c.p, ip_rest(&c), l4_len, pkt);
+    return dec_tunnel_ip(nh, c.p, ip_rest(&c), l4_len, pkt);
 }

@@ -8,6 +8,11 @@
  * cut by the snaplen still reports how much payload it carried. TCP options are read only on
  * SYN segments (the only ones where window scale means anything) and only within the captured
  * part of the header.
+ *
+ * A first IP fragment may be cut inside the transport header ("tiny fragments", RFC 1858).
+ * Its ports are still what its datagram's flow is keyed on, and every later fragment borrows
+ * them, so as long as IP length and capture hold the ports they are taken and the packet is
+ * marked frag_tiny instead of malformed.
  */
 #include "config.h"
 
@@ -175,6 +180,37 @@ static dec_status_t dec_ports(const uint8_t *p, uint32_t len, uint32_t l4_len,
     return DEC_OK;
 }
 
+static uint32_t port_hdr_len(uint8_t proto)
+{
+    switch (proto) {
+    case PROTO_TCP:
+        return TCP_MIN_HDR_LEN;
+    case PROTO_UDP:
+    case PROTO_UDPLITE:
+        return UDP_HDR_LEN;
+    case PROTO_SCTP:
+        return SCTP_HDR_LEN;
+    default:
+        return 0;
+    }
+}
+
+/* A first fragment whose transport header IP cuts short (a TCP header cut inside its options
+ * included): only the ports are taken. */
+static bool tiny_first_fragment(uint8_t proto, const uint8_t *p, uint32_t len, uint32_t l4_len,
+                                const dec_packet_t *pkt)
+{
+    uint32_t need = port_hdr_len(proto);
+
+    if (pkt->frag != DEC_FRAG_FIRST || need == 0 || l4_len < 4)
+        return false;
+    if (l4_len < need)
+        return true;
+    /* TCP: the data offset is in the 13th byte; uncaptured, dec_tcp() reports truncation. */
+    return proto == PROTO_TCP && len >= TCP_MIN_HDR_LEN && (uint32_t)(p[12] >> 4) * 4u > l4_len &&
+           (p[12] >> 4) * 4u >= TCP_MIN_HDR_LEN;
+}
+
 dec_status_t dec_l4(uint8_t proto, const uint8_t *p, uint32_t len, uint32_t l4_len,
                     dec_packet_t *pkt)
 {
@@ -185,6 +221,21 @@ dec_status_t dec_l4(uint8_t proto, const uint8_t *p, uint32_t len, uint32_t l4_l
     if (len > l4_len)
         len = l4_len;
     pkt->proto = proto;
+
+    if (tiny_first_fragment(proto, p, len, l4_len, pkt)) {
+        uint8_t ports[4];
+
+        if (len < sizeof ports)
+            return DEC_TRUNCATED;
+        memcpy(ports, p, sizeof ports);
+        pkt->sport = be16(ports);
+        pkt->dport = be16(ports + 2);
+        pkt->frag_tiny = true;
+        pkt->l4_payload_len = 0;
+        pkt->payload = p + len;
+        pkt->payload_caplen = 0;
+        return DEC_OK;
+    }
 
     switch (proto) {
     case PROTO_TCP:

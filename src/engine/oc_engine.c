@@ -18,13 +18,22 @@
 
 #include "decode/dec.h"
 #include "flow/flow.h"
+#include "frag/frag.h"
 
 _Static_assert((int)DEC_NOT_IP == (int)OC_SKIP_NOT_IP && (int)DEC_TOO_DEEP == (int)OC_SKIP_TOO_DEEP &&
                    (int)DEC_N_STATUS == (int)OC_SKIP_N,
                "decoder statuses index the public skip counters");
+_Static_assert((int)DEC_FRAGMENT_ORPHAN == (int)OC_SKIP_FRAGMENT_ORPHAN &&
+                   (int)DEC_FRAGMENT == (int)OC_SKIP_FRAGMENT,
+               "fragment causes index the public skip counters");
+_Static_assert((int)DEC_TUNNEL_GRE == (int)OC_TUNNEL_GRE &&
+                   (int)DEC_TUNNEL_TEREDO == (int)OC_TUNNEL_TEREDO,
+               "decoder tunnel types are the public ones");
 
 struct oc_engine {
     flow_engine_t flow;
+    frag_table_t frag;    /* later fragments take their datagram's flow */
+    unsigned dec_opts;    /* DEC_OPT_* from the configuration */
 };
 
 static const char *const skip_names[OC_SKIP_N] = {
@@ -36,6 +45,7 @@ static const char *const skip_names[OC_SKIP_N] = {
     [OC_SKIP_UNSUPPORTED_ENCAP] = "unsupported-encap",
     [OC_SKIP_FRAGMENT] = "fragment",
     [OC_SKIP_TOO_DEEP] = "too-deep",
+    [OC_SKIP_FRAGMENT_ORPHAN] = "fragment-orphan",
 };
 
 const char *oc_skip_name(oc_skip_t skip)
@@ -53,6 +63,9 @@ void oc_config_init(oc_config_t *config)
     config->active_timeout_s = 300;
     config->tcp_linger_s = 2;
     config->hash_seed = 0;
+    config->tunnels_outer = false;
+    config->max_frag_datagrams = 1024;
+    config->frag_timeout_s = 30;
 }
 
 static uint64_t random_seed(void)
@@ -82,6 +95,10 @@ oc_engine_t *oc_engine_new(const oc_config_t *config, char *err, size_t err_len)
         bad = "active_timeout_s must be 1..604800";
     else if (cfg.tcp_linger_s > 3600)
         bad = "tcp_linger_s must be 0..3600";
+    else if (cfg.max_frag_datagrams > (UINT32_C(1) << 24))
+        bad = "max_frag_datagrams must be 0..16777216";
+    else if (cfg.max_frag_datagrams > 0 && (cfg.frag_timeout_s < 1 || cfg.frag_timeout_s > 3600))
+        bad = "frag_timeout_s must be 1..3600";
     else if (cfg.max_record_octets != 0 && cfg.max_record_octets < 65535)
         bad = "max_record_octets must be 0 (off) or at least 65535 (one IP packet)";
     if (bad != NULL) {
@@ -96,6 +113,9 @@ oc_engine_t *oc_engine_new(const oc_config_t *config, char *err, size_t err_len)
     if (e == NULL)
         abort();
     flow_engine_init(&e->flow, &cfg);
+    frag_table_init(&e->frag, cfg.max_frag_datagrams, cfg.frag_timeout_s,
+                    cfg.hash_seed * UINT64_C(0x9e3779b97f4a7c15));
+    e->dec_opts = cfg.tunnels_outer ? DEC_OPT_TUNNELS_OUTER : 0;
     return e;
 }
 
@@ -104,6 +124,7 @@ void oc_engine_free(oc_engine_t *engine)
     if (engine == NULL)
         return;
     flow_engine_clear(&engine->flow);
+    frag_table_clear(&engine->frag);
     free(engine);
 }
 
@@ -111,6 +132,28 @@ void oc_engine_set_termination_cb(oc_engine_t *engine, oc_flow_termination_cb cb
 {
     engine->flow.cb = cb;
     engine->flow.cb_data = user_data;
+}
+
+/* Held fragments whose datagram ended without its first fragment are skipped packets. */
+static void count_orphans(oc_engine_t *engine)
+{
+    engine->flow.stats.packets_skipped[OC_SKIP_FRAGMENT_ORPHAN] += frag_take_orphans(&engine->frag);
+}
+
+static oc_status_t skip_packet(oc_engine_t *engine, uint64_t ts_us, dec_status_t st,
+                               oc_packet_info_t *info)
+{
+    flow_engine_t *e = &engine->flow;
+    e->stats.packets_skipped[st]++;
+    e->last_flow = FLOW_NONE;
+    /* A skipped packet still tells the time: flows due before it end now. */
+    flow_engine_advance(e, ts_us);
+    if (info != NULL) {
+        info->skip = (oc_skip_t)st;
+        info->direction = OC_DIRECTION_OUTBOUND;
+        info->new_flow = false;
+    }
+    return e->stopped ? OC_STATUS_STOPPED : OC_STATUS_SKIPPED;
 }
 
 oc_status_t oc_engine_process(oc_engine_t *engine, uint64_t ts_us, const uint8_t *data,
@@ -124,20 +167,51 @@ oc_status_t oc_engine_process(oc_engine_t *engine, uint64_t ts_us, const uint8_t
     e->stats.packets++;
 
     dec_packet_t pkt;
-    dec_status_t st = dec_packet(link, data, caplen, &pkt);
-    if (st != DEC_OK) {
-        e->stats.packets_skipped[st]++;
-        e->last_flow = FLOW_NONE;
-        /* A skipped packet still tells the time: flows due before it end now. */
-        flow_engine_advance(e, ts_us);
-        if (info != NULL) {
-            info->skip = (oc_skip_t)st;
-            info->direction = OC_DIRECTION_OUTBOUND;
-            info->new_flow = false;
+    dec_status_t st = dec_packet_opts(link, data, caplen, engine->dec_opts, &pkt);
+    /* The fragment table runs on the engine clock, which this packet may move forward. */
+    uint64_t now = ts_us > e->clock ? ts_us : e->clock;
+    if (st == DEC_FRAGMENT) {
+        frag_verdict_t v = frag_later(&engine->frag, now, ts_us, &pkt);
+        count_orphans(engine);
+        if (v == FRAG_DROPPED)
+            return skip_packet(engine, ts_us, DEC_FRAGMENT, info);
+        if (v == FRAG_HELD) {
+            /* Neither attributed nor skipped yet: frag_release() or an orphan count settles
+             * it, at the latest in oc_engine_flush(). */
+            e->last_flow = FLOW_NONE;
+            flow_engine_advance(e, ts_us);
+            if (info != NULL) {
+                info->skip = OC_SKIP_FRAGMENT;
+                info->direction = OC_DIRECTION_OUTBOUND;
+                info->new_flow = false;
+            }
+            return e->stopped ? OC_STATUS_STOPPED : OC_STATUS_SKIPPED;
         }
-        return e->stopped ? OC_STATUS_STOPPED : OC_STATUS_SKIPPED;
+        return flow_engine_packet(e, ts_us, &pkt, info);
     }
-    return flow_engine_packet(e, ts_us, &pkt, info);
+    if (st != DEC_OK) {
+        frag_expire(&engine->frag, now);
+        count_orphans(engine);
+        return skip_packet(engine, ts_us, st, info);
+    }
+    if (pkt.frag != DEC_FRAG_FIRST) {
+        frag_expire(&engine->frag, now);
+        count_orphans(engine);
+        return flow_engine_packet(e, ts_us, &pkt, info);
+    }
+
+    frag_first(&engine->frag, now, &pkt);
+    count_orphans(engine);
+    oc_status_t rc = flow_engine_packet(e, ts_us, &pkt, info);
+    uint32_t flow = e->last_flow;
+    uint64_t held_ts;
+    dec_packet_t held;
+    while (frag_release(&engine->frag, &held_ts, &held)) {
+        if (flow_engine_packet(e, held_ts, &held, NULL) == OC_STATUS_STOPPED)
+            rc = OC_STATUS_STOPPED;
+    }
+    e->last_flow = flow; /* the view stays this packet's flow */
+    return rc;
 }
 
 const oc_flow_info_t *oc_engine_packet_flow(oc_engine_t *engine)
@@ -150,11 +224,15 @@ const oc_flow_info_t *oc_engine_packet_flow(oc_engine_t *engine)
 
 oc_status_t oc_engine_advance(oc_engine_t *engine, uint64_t now_us)
 {
+    frag_expire(&engine->frag, now_us);
+    count_orphans(engine);
     return flow_engine_advance(&engine->flow, now_us);
 }
 
 oc_status_t oc_engine_flush(oc_engine_t *engine)
 {
+    frag_flush(&engine->frag);
+    count_orphans(engine);
     return flow_engine_flush(&engine->flow);
 }
 
@@ -167,4 +245,7 @@ void oc_engine_get_stats(const oc_engine_t *engine, oc_engine_stats_t *stats)
 {
     *stats = engine->flow.stats;
     stats->flows_active = engine->flow.table.used;
+    stats->fragments_duplicate = engine->frag.stats.duplicates;
+    stats->fragments_overlap = engine->frag.stats.overlaps;
+    stats->fragments_held = engine->frag.stats.held;
 }

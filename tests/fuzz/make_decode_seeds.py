@@ -12,7 +12,10 @@ import sys
 
 # Index into fuzz_links[] in fuzz_decode.c; keep the two in step.
 LINK_INDEX = {"en10mb": 0, "null": 1, "loop": 2, "raw12": 3, "raw14": 4, "raw": 5,
-              "ipv4": 6, "ipv6": 7, "sll": 8, "sll2": 9, "ppp": 10}
+              "ipv4": 6, "ipv6": 7, "sll": 8, "sll2": 9, "ppp": 10, "ppp_serial": 11,
+              "chdlc": 12, "unknown": 13}
+# The high bit of the first byte asks fuzz_decode.c for outer tunnel keying.
+OUTER = 0x80
 
 MACS = bytes.fromhex("001122334455" "66778899aabb")
 V4_SRC, V4_DST = bytes([10, 1, 2, 3]), bytes([172, 16, 0, 9])
@@ -142,6 +145,38 @@ def seeds():
     s["sll2_ipv6"] = ("sll2", sll2(0x86dd) + ipv6(6, t_syn))
     s["sll2_ipv4"] = ("sll2", sll2(0x0800) + ipv4(1, icmp(8, 0)))
     s["ppp_unsupported"] = ("ppp", struct.pack("!BBH", 0xff, 0x03, 0x0021) + ipv4(17, u_dns))
+    # Encapsulations and tunnels
+    s["ppp_pfc_ipv6"] = ("ppp", b"\x57" + ipv6(17, u_dns))
+    s["ppp_serial_chdlc"] = ("ppp_serial", struct.pack("!BBH", 0x0f, 0, 0x86dd) + ipv6(6, t_syn))
+    s["chdlc_mpls_ipv4"] = ("chdlc", struct.pack("!BBHI", 0x0f, 0, 0x8847, (16 << 12) | 0x100 | 9)
+                            + ipv4(6, t_data))
+    s["unknown_link"] = ("unknown", eth(0x0800) + ipv4(17, u_dns))
+    s["eth_qinq_3_tags"] = ("en10mb", MACS + struct.pack("!HHHHHHH", 0x88a8, 1, 0x8100, 2, 0x8100,
+                                                         3, 0x86dd) + ipv6(17, u_dns))
+    s["eth_mpls_pw_eth"] = ("en10mb", eth(0x8847) + struct.pack("!II", (20 << 12) | 0x100 | 1, 0)
+                            + eth(0x0800, vlan=4) + ipv4(1, icmp(8, 0)))
+    s["eth_qinq_pppoe_ipv6"] = ("en10mb", MACS + struct.pack("!HHHHH", 0x88a8, 7, 0x8100, 8, 0x8864)
+                                + struct.pack("!BBHHH", 0x11, 0, 5, 2 + 48, 0x0057) + ipv6(17, u_dns))
+    inner4 = ipv4(17, u_dns)
+    inner6 = ipv6(6, t_data)
+    s["eth_ipv4_4in4"] = ("en10mb", eth(0x0800) + ipv4(4, inner4))
+    s["eth_ipv4_6in4"] = ("en10mb", eth(0x0800) + ipv4(41, inner6))
+    s["eth_ipv6_4in6"] = ("en10mb", eth(0x86dd) + ipv6(4, inner4))
+    s["eth_ipv4_gre_keyed"] = ("en10mb", eth(0x0800) + ipv4(47, struct.pack("!HHI", 0x2000, 0x0800, 1)
+                                                             + inner4))
+    s["eth_ipv4_gre_teb"] = ("en10mb", eth(0x0800) + ipv4(47, struct.pack("!HH", 0, 0x6558)
+                                                           + eth(0x86dd) + inner6))
+    s["eth_ipv4_pptp"] = ("en10mb", eth(0x0800) + ipv4(47, struct.pack("!HHHHII", 0x3081, 0x880b,
+                                                                        len(inner4) + 4, 1, 2, 3)
+                                                        + struct.pack("!BBH", 0xff, 3, 0x21)
+                                                        + inner4))
+    s["eth_ipv4_vxlan"] = ("en10mb", eth(0x0800) + ipv4(17, udp(40000, 4789, struct.pack("!II", 0x08000000, 0x100)
+                                                                  + eth(0x0800) + inner4)))
+    gtp = struct.pack("!BBHIHBB", 0x34, 0xff, 0, 1, 0, 0, 0x85) + bytes([1, 0x10, 0x05, 0])
+    s["eth_ipv4_gtpu_ext"] = ("en10mb", eth(0x0800) + ipv4(17, udp(2152, 2152, gtp + inner6)))
+    s["eth_ipv4_teredo_origin"] = ("en10mb", eth(0x0800) + ipv4(17, udp(3544, 50000, bytes(2) + bytes(6)
+                                                                          + inner6)))
+    s["outer_eth_ipv4_vxlan"] = ("en10mb", s["eth_ipv4_vxlan"][1], OUTER)
     return s
 
 
@@ -149,9 +184,11 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "corpus", "decode")
     os.makedirs(out, exist_ok=True)
-    for name, (link, pkt) in sorted(seeds().items()):
+    for name, seed in sorted(seeds().items()):
+        link, pkt = seed[0], seed[1]
+        flags = seed[2] if len(seed) > 2 else 0
         with open(os.path.join(out, name), "wb") as f:
-            f.write(bytes([LINK_INDEX[link]]) + pkt)
+            f.write(bytes([LINK_INDEX[link] | flags]) + pkt)
     print(f"wrote {len(seeds())} seeds to {out}")
 
 

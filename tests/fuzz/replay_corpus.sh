@@ -37,6 +37,7 @@ replay() {
 
 replay fuzz_decode decode
 replay fuzz_engine engine
+replay fuzz_cfg cfg
 
 if [ "$status" -eq 0 ] && [ "$ran" -eq 0 ]; then
     echo "replay_corpus: no corpus replayed" >&2

@@ -1,7 +1,8 @@
 /*
  * Unit tests of the packet decoder (src/decode): every link type, the EtherType cases,
  * IPv4 options, fragments and length quirks, IPv6 extension headers, each transport protocol,
- * and every malformed or truncated case.
+ * the encapsulations (VLAN stacks, MPLS and pseudowires, PPPoE, PPP, Cisco HDLC) and tunnels
+ * (IP-in-IP, GRE, VXLAN, GTP-U, Teredo), and every malformed or truncated case.
  *
  * Packets are built here byte by byte, with field values chosen by the test, so expectations
  * never come from the decoder itself. The truncation tests copy each cut packet into a heap
@@ -32,6 +33,9 @@ enum {
     DLT_IPV4_ = 228,
     DLT_IPV6_ = 229,
     DLT_SLL2_ = 276,
+    DLT_PPP_ = 9,
+    DLT_PPP_SERIAL_ = 50,
+    DLT_C_HDLC_ = 104,
 };
 
 static const uint8_t V4_SRC[4] = { 10, 0, 0, 1 };
@@ -407,7 +411,7 @@ static void test_link_sll2(void **state)
 
 static void test_link_unsupported(void **state)
 {
-    static const int links[] = { -1, 9, 105, 127, 147, 1000 };
+    static const int links[] = { -1, 10, 105, 127, 147, 1000 };
     dec_packet_t pkt;
 
     (void)state;
@@ -455,44 +459,6 @@ static void test_eth_vlan(void **state)
     assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
     assert_int_equal(pkt.vlan_id, 7);
     assert_int_equal(pkt.family, 6);
-}
-
-static void test_eth_unfollowed_encaps(void **state)
-{
-    static const uint16_t outer[] = { 0x88a8, 0x9100, 0x8847, 0x8848, 0x8863, 0x8864 };
-    dec_packet_t pkt;
-
-    (void)state;
-    for (size_t i = 0; i < sizeof outer / sizeof outer[0]; i++) {
-        buf_t b = { .n = 0 };
-
-        eth(&b, outer[i]);
-        fill(&b, 0, 46);
-        assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_UNSUPPORTED_ENCAP);
-
-        /* The same behind one 802.1Q tag. */
-        b.n = 0;
-        eth(&b, 0x8100);
-        put16(&b, 10);
-        put16(&b, outer[i]);
-        fill(&b, 0, 46);
-        assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_UNSUPPORTED_ENCAP);
-    }
-
-    /* A second 802.1Q tag. */
-    {
-        buf_t b = { .n = 0 };
-
-        eth(&b, 0x8100);
-        put16(&b, 10);
-        put16(&b, 0x8100);
-        put16(&b, 20);
-        put16(&b, 0x0800);
-        ipv4(&b, 17, 0, 0);
-        udp(&b, 1, 2, 0);
-        ipv4_done(&b);
-        assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_UNSUPPORTED_ENCAP);
-    }
 }
 
 static void test_eth_not_ip(void **state)
@@ -990,13 +956,13 @@ static void test_l4_other_protocol(void **state)
     buf_t b = { .n = 0 };
 
     (void)state;
-    ipv4(&b, 47, 0, 0); /* GRE is not followed in this issue */
+    ipv4(&b, 89, 0, 0); /* OSPF */
     put16(&b, 0);
     put16(&b, 0x0800);
     fill(&b, 0, 40);
     ipv4_done(&b);
     assert_int_equal(decode(DLT_IPV4_, &b, &pkt), DEC_OK);
-    assert_int_equal(pkt.proto, 47);
+    assert_int_equal(pkt.proto, 89);
     assert_int_equal(pkt.sport, 0);
     assert_int_equal(pkt.dport, 0);
     assert_int_equal(pkt.l4_payload_len, 44);
@@ -1123,6 +1089,10 @@ typedef struct {
     dec_status_t full_st;  /* status of the whole packet */
 } sample_t;
 
+#define MAX_SAMPLES 32
+
+static size_t build_encap_samples(sample_t *s, size_t n);
+
 static size_t build_samples(sample_t *s)
 {
     static const uint8_t ws[] = { 1, 3, 3, 7 };
@@ -1220,18 +1190,899 @@ static size_t build_samples(sample_t *s)
     ipv6_done(&s[n].b);
     n++;
 
-    /* Ethernet QinQ */
-    s[n] = (sample_t){ .link = DLT_EN10MB_, .key_len = 14, .full_st = DEC_UNSUPPORTED_ENCAP };
-    eth(&s[n].b, 0x88a8);
-    fill(&s[n].b, 0, 30);
+    n = build_encap_samples(s, n);
+
+    return n;
+}
+
+/* ---- link types and encapsulations of the encapsulation issue -------------------------- */
+
+static const uint8_t IN4_SRC[4] = { 172, 16, 1, 1 };
+static const uint8_t IN4_DST[4] = { 172, 16, 2, 2 };
+static const uint8_t IN6_SRC[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xaa, 0x01 };
+static const uint8_t IN6_DST[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xbb, 0x02 };
+
+/* Starts an IPv4 header and returns its offset, for nesting (ipv4_done() knows only one). */
+static size_t open4(buf_t *b, uint8_t proto, const uint8_t *src, const uint8_t *dst)
+{
+    size_t off;
+
+    ipv4(b, proto, 0, 0);
+    off = b->ip_off;
+    memcpy(b->b + off + 12, src, 4);
+    memcpy(b->b + off + 16, dst, 4);
+    return off;
+}
+
+static void close4(buf_t *b, size_t off)
+{
+    set16(b, off + 2, (uint16_t)(b->n - off));
+}
+
+static size_t open6(buf_t *b, uint8_t nh, const uint8_t *src, const uint8_t *dst)
+{
+    size_t off;
+
+    ipv6(b, nh);
+    off = b->ip_off;
+    memcpy(b->b + off + 8, src, 16);
+    memcpy(b->b + off + 24, dst, 16);
+    return off;
+}
+
+static void close6(buf_t *b, size_t off)
+{
+    set16(b, off + 4, (uint16_t)(b->n - off - 40));
+}
+
+/* An inner IPv4/UDP 1111 -> 2222 packet with @payload bytes, addresses IN4_*. */
+static void inner4_udp(buf_t *b, size_t payload)
+{
+    size_t off = open4(b, 17, IN4_SRC, IN4_DST);
+
+    udp(b, 1111, 2222, payload);
+    close4(b, off);
+}
+
+static void inner6_tcp(buf_t *b)
+{
+    size_t off = open6(b, 6, IN6_SRC, IN6_DST);
+
+    tcp(b, 3333, 443, DEC_TCP_ACK, NULL, 0);
+    fill(b, 0x55, 12);
+    close6(b, off);
+}
+
+static void assert_inner4_udp(const dec_packet_t *pkt, size_t payload)
+{
+    assert_int_equal(pkt->family, 4);
+    assert_int_equal(pkt->proto, 17);
+    assert_memory_equal(pkt->src, IN4_SRC, 4);
+    assert_memory_equal(pkt->dst, IN4_DST, 4);
+    assert_int_equal(pkt->sport, 1111);
+    assert_int_equal(pkt->dport, 2222);
+    assert_int_equal(pkt->ip_octets, 20 + 8 + payload);
+    assert_int_equal(pkt->l4_payload_len, payload);
+}
+
+static void assert_inner6_tcp(const dec_packet_t *pkt)
+{
+    assert_int_equal(pkt->family, 6);
+    assert_int_equal(pkt->proto, 6);
+    assert_memory_equal(pkt->src, IN6_SRC, 16);
+    assert_memory_equal(pkt->dst, IN6_DST, 16);
+    assert_int_equal(pkt->sport, 3333);
+    assert_int_equal(pkt->dport, 443);
+    assert_int_equal(pkt->ip_octets, 40 + 20 + 12);
+}
+
+/* Every cut shorter than @key_len is truncated, and never a read past the cut (ASan). */
+static void assert_cuts_truncated(int link, const buf_t *b, size_t key_len)
+{
+    for (size_t cut = 0; cut < key_len; cut++) {
+        dec_packet_t pkt;
+
+        assert_int_equal(decode_cut(link, b->b, cut, &pkt), DEC_TRUNCATED);
+    }
+}
+
+static void test_link_ppp(void **state)
+{
+    dec_packet_t pkt;
+    buf_t b = { .n = 0 };
+
+    (void)state;
+    /* RFC 1662 framing, IPv4 */
+    put8(&b, 0xff);
+    put8(&b, 0x03);
+    put16(&b, 0x0021);
+    inner4_udp(&b, 5);
+    assert_int_equal(decode(DLT_PPP_, &b, &pkt), DEC_OK);
+    assert_inner4_udp(&pkt, 5);
+    assert_int_equal(decode(DLT_PPP_SERIAL_, &b, &pkt), DEC_OK);
+    assert_inner4_udp(&pkt, 5);
+    assert_cuts_truncated(DLT_PPP_, &b, 4 + 28);
+
+    /* Address/control and protocol field compression: a single odd protocol byte. */
+    b.n = 0;
+    put8(&b, 0x21);
+    inner4_udp(&b, 0);
+    assert_int_equal(decode(DLT_PPP_, &b, &pkt), DEC_OK);
+    assert_inner4_udp(&pkt, 0);
+
+    /* IPv6 without address/control */
+    b.n = 0;
+    put16(&b, 0x0057);
+    inner6_tcp(&b);
+    assert_int_equal(decode(DLT_PPP_, &b, &pkt), DEC_OK);
+    assert_inner6_tcp(&pkt);
+
+    /* MPLS over PPP */
+    b.n = 0;
+    put16(&b, 0xff03);
+    put16(&b, 0x0281);
+    put32(&b, (1000u << 12) | 0x100u | 64u); /* label 1000, bottom of stack, TTL 64 */
+    inner4_udp(&b, 1);
+    assert_int_equal(decode(DLT_PPP_, &b, &pkt), DEC_OK);
+    assert_inner4_udp(&pkt, 1);
+
+    /* LCP and IPCP are control protocols, not IP. */
+    static const uint16_t ctl[] = { 0xc021, 0x8021, 0x8057, 0xc223 };
+    for (size_t i = 0; i < sizeof ctl / sizeof ctl[0]; i++) {
+        b.n = 0;
+        put16(&b, 0xff03);
+        put16(&b, ctl[i]);
+        fill(&b, 1, 20);
+        assert_int_equal(decode(DLT_PPP_, &b, &pkt), DEC_NOT_IP);
+    }
+}
+
+static void test_link_chdlc(void **state)
+{
+    dec_packet_t pkt;
+    buf_t b = { .n = 0 };
+
+    (void)state;
+    put8(&b, 0x0f);
+    put8(&b, 0x00);
+    put16(&b, 0x0800);
+    inner4_udp(&b, 3);
+    assert_int_equal(decode(DLT_C_HDLC_, &b, &pkt), DEC_OK);
+    assert_inner4_udp(&pkt, 3);
+    /* DLT_PPP_SERIAL frames with a Cisco HDLC address are Cisco HDLC. */
+    assert_int_equal(decode(DLT_PPP_SERIAL_, &b, &pkt), DEC_OK);
+    assert_inner4_udp(&pkt, 3);
+    assert_cuts_truncated(DLT_C_HDLC_, &b, 4 + 28);
+
+    b.n = 0;
+    put8(&b, 0x8f);
+    put8(&b, 0x00);
+    put16(&b, 0x86dd);
+    inner6_tcp(&b);
+    assert_int_equal(decode(DLT_C_HDLC_, &b, &pkt), DEC_OK);
+    assert_inner6_tcp(&pkt);
+
+    /* MPLS over Cisco HDLC (as in ndpi-BGP_redist) */
+    b.n = 0;
+    put16(&b, 0x0f00);
+    put16(&b, 0x8847);
+    put32(&b, (16u << 12) | 0x100u | 255u);
+    inner4_udp(&b, 0);
+    assert_int_equal(decode(DLT_C_HDLC_, &b, &pkt), DEC_OK);
+    assert_inner4_udp(&pkt, 0);
+
+    /* SLARP keepalives */
+    b.n = 0;
+    put16(&b, 0x8f00);
+    put16(&b, 0x8035);
+    fill(&b, 0, 20);
+    assert_int_equal(decode(DLT_C_HDLC_, &b, &pkt), DEC_NOT_IP);
+}
+
+static void test_eth_vlan_stacks(void **state)
+{
+    static const uint16_t outer[] = { 0x88a8, 0x8100, 0x9100 };
+    dec_packet_t pkt;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof outer / sizeof outer[0]; i++) {
+        buf_t b = { .n = 0 };
+
+        eth(&b, outer[i]);
+        put16(&b, 100);
+        put16(&b, 0x8100);
+        put16(&b, 0x2000 | 200); /* PCP 1 */
+        put16(&b, 0x0800);
+        inner4_udp(&b, 2);
+        assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
+        assert_int_equal(pkt.vlan_id, 100);
+        assert_int_equal(pkt.vlan_inner, 200);
+        assert_inner4_udp(&pkt, 2);
+        assert_cuts_truncated(DLT_EN10MB_, &b, 22 + 28);
+    }
+
+    /* Three tags: the first two are kept, the third walked over. */
+    {
+        buf_t b = { .n = 0 };
+
+        eth(&b, 0x88a8);
+        put16(&b, 10);
+        put16(&b, 0x8100);
+        put16(&b, 20);
+        put16(&b, 0x8100);
+        put16(&b, 30);
+        put16(&b, 0x86dd);
+        inner6_tcp(&b);
+        assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
+        assert_int_equal(pkt.vlan_id, 10);
+        assert_int_equal(pkt.vlan_inner, 20);
+        assert_inner6_tcp(&pkt);
+    }
+
+    /* A stack longer than the layer cap. */
+    {
+        buf_t b = { .n = 0 };
+
+        eth(&b, 0x8100);
+        for (unsigned i = 0; i < DEC_MAX_LAYERS + 1; i++) {
+            put16(&b, (uint16_t)i);
+            put16(&b, 0x8100);
+        }
+        put16(&b, 1);
+        put16(&b, 0x0800);
+        inner4_udp(&b, 0);
+        assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_TOO_DEEP);
+    }
+}
+
+static void test_eth_mpls(void **state)
+{
+    dec_packet_t pkt;
+    buf_t b = { .n = 0 };
+
+    (void)state;
+    /* Two labels then IPv4 */
+    eth(&b, 0x8847);
+    put32(&b, (100u << 12) | 64u);
+    put32(&b, (200u << 12) | 0x100u | 64u);
+    inner4_udp(&b, 7);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
+    assert_inner4_udp(&pkt, 7);
+    assert_cuts_truncated(DLT_EN10MB_, &b, 14 + 8 + 28);
+
+    /* Multicast MPLS, IPv6, behind a VLAN tag */
+    b.n = 0;
+    eth(&b, 0x8100);
+    put16(&b, 33);
+    put16(&b, 0x8848);
+    put32(&b, (5u << 12) | 0x100u | 1u);
+    inner6_tcp(&b);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.vlan_id, 33);
+    assert_inner6_tcp(&pkt);
+
+    /* Ethernet pseudowire with a control word; the inner frame's tag is the flow's VLAN. */
+    b.n = 0;
+    eth(&b, 0x8847);
+    put32(&b, (16u << 12) | 0x100u | 64u);
+    put32(&b, 0); /* control word */
+    eth(&b, 0x8100);
+    put16(&b, 7);
+    put16(&b, 0x0800);
+    inner4_udp(&b, 4);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.vlan_id, 7);
+    assert_inner4_udp(&pkt, 4);
+    assert_cuts_truncated(DLT_EN10MB_, &b, 14 + 4 + 4 + 18 + 28);
+
+    /* A payload that is neither IP nor a control word */
+    b.n = 0;
+    eth(&b, 0x8847);
+    put32(&b, (16u << 12) | 0x100u | 64u);
+    put8(&b, 0x55);
+    fill(&b, 0, 40);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_UNSUPPORTED_ENCAP);
+
+    /* A stack without bottom of stack runs into the end, or into the layer cap. */
+    b.n = 0;
+    eth(&b, 0x8847);
+    for (unsigned i = 0; i < 3; i++)
+        put32(&b, (i << 12) | 64u);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_TRUNCATED);
+    b.n = 0;
+    eth(&b, 0x8847);
+    for (unsigned i = 0; i < DEC_MAX_LAYERS + 1; i++)
+        put32(&b, (i << 12) | 64u);
+    put32(&b, 0x100u);
+    inner4_udp(&b, 0);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_TOO_DEEP);
+}
+
+static void test_eth_pppoe(void **state)
+{
+    dec_packet_t pkt;
+    buf_t b = { .n = 0 };
+    size_t len_off;
+
+    (void)state;
+    /* QinQ + PPPoE session + IPv4, as in ndpi-dns */
+    eth(&b, 0x88a8);
+    put16(&b, 300);
+    put16(&b, 0x8100);
+    put16(&b, 400);
+    put16(&b, 0x8864);
+    put8(&b, 0x11);
+    put8(&b, 0x00);
+    put16(&b, 0x1234);
+    len_off = b.n;
+    put16(&b, 0);
+    put16(&b, 0x0021);
+    inner4_udp(&b, 9);
+    set16(&b, len_off, (uint16_t)(b.n - len_off - 2));
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.vlan_id, 300);
+    assert_int_equal(pkt.vlan_inner, 400);
+    assert_inner4_udp(&pkt, 9);
+    assert_cuts_truncated(DLT_EN10MB_, &b, 22 + 8 + 28);
+
+    /* IPv6 in the session */
+    b.n = 0;
+    eth(&b, 0x8864);
+    put16(&b, 0x1100);
+    put16(&b, 1);
+    put16(&b, 2 + 72);
+    put16(&b, 0x0057);
+    inner6_tcp(&b);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
+    assert_inner6_tcp(&pkt);
+
+    /* LCP in the session, the discovery stage, a bad version/type or code */
+    b.b[20] = 0xc0;
+    b.b[21] = 0x21;
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_NOT_IP);
+    b.b[20] = 0x00;
+    b.b[21] = 0x57;
+    b.b[14] = 0x12;
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_MALFORMED);
+    b.b[14] = 0x11;
+    b.b[15] = 0x09; /* PADI code in a session frame */
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_MALFORMED);
+    b.b[15] = 0x00;
+    set16(&b, 12, 0x8863);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_NOT_IP);
+}
+
+static void assert_outer(const dec_packet_t *pkt, int tunnel, int family, const uint8_t *src,
+                         const uint8_t *dst)
+{
+    size_t alen = family == 4 ? 4 : 16;
+
+    assert_int_equal(pkt->tunnel_type, tunnel);
+    assert_int_equal(pkt->outer_family, family);
+    assert_memory_equal(pkt->outer_src, src, alen);
+    assert_memory_equal(pkt->outer_dst, dst, alen);
+}
+
+static void test_tunnel_ipip(void **state)
+{
+    dec_packet_t pkt;
+    buf_t b = { .n = 0 };
+    size_t o;
+
+    (void)state;
+    /* 4in4 */
+    eth(&b, 0x0800);
+    o = open4(&b, 4, V4_SRC, V4_DST);
+    inner4_udp(&b, 6);
+    close4(&b, o);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
+    assert_inner4_udp(&pkt, 6);
+    assert_outer(&pkt, DEC_TUNNEL_IPIP, 4, V4_SRC, V4_DST);
+    assert_cuts_truncated(DLT_EN10MB_, &b, 14 + 20 + 28);
+    /* The outer switch keys on the carrying header. */
+    assert_int_equal(dec_packet_opts(DLT_EN10MB_, b.b, (uint32_t)b.n, DEC_OPT_TUNNELS_OUTER,
+                                     &pkt), DEC_OK);
+    assert_int_equal(pkt.proto, 4);
+    assert_memory_equal(pkt.src, V4_SRC, 4);
+    assert_int_equal(pkt.ip_octets, 20 + 28 + 6);
+    assert_int_equal(pkt.tunnel_type, DEC_TUNNEL_NONE);
+
+    /* 6in4 */
+    b.n = 0;
+    eth(&b, 0x0800);
+    o = open4(&b, 41, V4_SRC, V4_DST);
+    inner6_tcp(&b);
+    close4(&b, o);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
+    assert_inner6_tcp(&pkt);
+    assert_outer(&pkt, DEC_TUNNEL_IPIP, 4, V4_SRC, V4_DST);
+
+    /* 4in6 and 6in6 */
+    b.n = 0;
+    eth(&b, 0x86dd);
+    o = open6(&b, 4, V6_SRC, V6_DST);
+    inner4_udp(&b, 1);
+    close6(&b, o);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
+    assert_inner4_udp(&pkt, 1);
+    assert_outer(&pkt, DEC_TUNNEL_IPIP, 6, V6_SRC, V6_DST);
+    b.n = 0;
+    eth(&b, 0x86dd);
+    o = open6(&b, 41, V6_SRC, V6_DST);
+    inner6_tcp(&b);
+    close6(&b, o);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
+    assert_inner6_tcp(&pkt);
+    assert_outer(&pkt, DEC_TUNNEL_IPIP, 6, V6_SRC, V6_DST);
+    assert_cuts_truncated(DLT_EN10MB_, &b, 14 + 40 + 60);
+
+    /* Nesting beyond the layer cap */
+    b.n = 0;
+    {
+        size_t offs[DEC_MAX_LAYERS + 2];
+
+        for (unsigned i = 0; i < DEC_MAX_LAYERS + 2; i++)
+            offs[i] = open4(&b, 4, V4_SRC, V4_DST);
+        inner4_udp(&b, 0);
+        for (unsigned i = DEC_MAX_LAYERS + 2; i-- > 0;)
+            close4(&b, offs[i]);
+        assert_int_equal(decode(DLT_IPV4_, &b, &pkt), DEC_TOO_DEEP);
+    }
+}
+
+static void test_tunnel_gre(void **state)
+{
+    dec_packet_t pkt;
+    buf_t b = { .n = 0 };
+    size_t o;
+
+    (void)state;
+    /* GRE with checksum, key and sequence number, IPv4 inside */
+    o = open4(&b, 47, V4_SRC, V4_DST);
+    put16(&b, 0xb000);
+    put16(&b, 0x0800);
+    fill(&b, 0xab, 12);
+    inner4_udp(&b, 2);
+    close4(&b, o);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_inner4_udp(&pkt, 2);
+    assert_outer(&pkt, DEC_TUNNEL_GRE, 4, V4_SRC, V4_DST);
+    assert_cuts_truncated(DLT_RAW101_, &b, 20 + 16 + 28);
+
+    /* Transparent Ethernet bridging */
+    b.n = 0;
+    o = open4(&b, 47, V4_SRC, V4_DST);
+    put16(&b, 0x2000);
+    put16(&b, 0x6558);
+    put32(&b, 42);
+    eth(&b, 0x86dd);
+    inner6_tcp(&b);
+    close4(&b, o);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_inner6_tcp(&pkt);
+
+    /* PPTP enhanced GRE: key (payload length, call id), sequence and acknowledgement */
+    b.n = 0;
+    o = open4(&b, 47, V4_SRC, V4_DST);
+    put16(&b, 0x3081);
+    put16(&b, 0x880b);
+    put16(&b, 4 + 28);
+    put16(&b, 0x4000);
+    put32(&b, 7);
+    put32(&b, 6);
+    put16(&b, 0xff03);
+    put16(&b, 0x0021);
+    inner4_udp(&b, 0);
+    close4(&b, o);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_inner4_udp(&pkt, 0);
+    assert_outer(&pkt, DEC_TUNNEL_GRE, 4, V4_SRC, V4_DST);
+
+    /* PPTP carrying LCP: the GRE packet is its own flow between the tunnel endpoints. */
+    b.b[20 + 16 + 2] = 0xc0;
+    b.b[20 + 16 + 3] = 0x21;
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.proto, 47);
+    assert_memory_equal(pkt.src, V4_SRC, 4);
+    assert_int_equal(pkt.tunnel_type, DEC_TUNNEL_NONE);
+    assert_int_equal(pkt.ip_octets, b.n);
+
+    /* A PPTP acknowledgement without payload, GRE routing, version 2: the GRE flow. */
+    static const uint16_t flags[] = { 0x2081, 0x4000, 0x0002 };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        b.n = 0;
+        o = open4(&b, 47, V4_SRC, V4_DST);
+        put16(&b, flags[i]);
+        put16(&b, flags[i] & 1 ? 0x880b : 0x0800);
+        put16(&b, 0);
+        put16(&b, 0x4000);
+        put32(&b, 9);
+        close4(&b, o);
+        assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+        assert_int_equal(pkt.proto, 47);
+        assert_int_equal(pkt.tunnel_type, DEC_TUNNEL_NONE);
+    }
+}
+
+/* Outer IPv4/UDP to @dport carrying what @body writes. */
+static size_t open_udp_tunnel(buf_t *b, uint16_t dport, size_t *udp_off)
+{
+    size_t o = open4(b, 17, V4_SRC, V4_DST);
+
+    *udp_off = b->n;
+    udp(b, 50000, dport, 0);
+    return o;
+}
+
+static void close_udp_tunnel(buf_t *b, size_t o, size_t udp_off)
+{
+    set16(b, udp_off + 4, (uint16_t)(b->n - udp_off));
+    close4(b, o);
+}
+
+static void test_tunnel_vxlan(void **state)
+{
+    dec_packet_t pkt;
+    buf_t b = { .n = 0 };
+    size_t o, u;
+
+    (void)state;
+    eth(&b, 0x8100);
+    put16(&b, 12);
+    put16(&b, 0x0800);
+    o = open_udp_tunnel(&b, 4789, &u);
+    put32(&b, 0x08000000);
+    put32(&b, 0x00123400);
+    eth(&b, 0x0800);
+    inner4_udp(&b, 10);
+    close_udp_tunnel(&b, o, u);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.vlan_id, 12);
+    assert_inner4_udp(&pkt, 10);
+    assert_outer(&pkt, DEC_TUNNEL_VXLAN, 4, V4_SRC, V4_DST);
+    assert_cuts_truncated(DLT_EN10MB_, &b, 18 + 28 + 8 + 14 + 28);
+
+    /* Outer keying */
+    assert_int_equal(dec_packet_opts(DLT_EN10MB_, b.b, (uint32_t)b.n, DEC_OPT_TUNNELS_OUTER,
+                                     &pkt), DEC_OK);
+    assert_int_equal(pkt.dport, 4789);
+    assert_memory_equal(pkt.src, V4_SRC, 4);
+
+    /* ARP inside: the UDP packet is the flow. */
+    set16(&b, 18 + 28 + 8 + 12, 0x0806);
+    assert_int_equal(decode(DLT_EN10MB_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.proto, 17);
+    assert_int_equal(pkt.dport, 4789);
+    assert_memory_equal(pkt.src, V4_SRC, 4);
+    assert_int_equal(pkt.tunnel_type, DEC_TUNNEL_NONE);
+
+    /* A datagram that really ends inside the VXLAN header is a UDP packet too. */
+    b.n = 0;
+    o = open_udp_tunnel(&b, 4789, &u);
+    put32(&b, 0x08000000);
+    close_udp_tunnel(&b, o, u);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.dport, 4789);
+}
+
+static void test_tunnel_gtpu(void **state)
+{
+    dec_packet_t pkt;
+    buf_t b = { .n = 0 };
+    size_t o, u, len_off;
+
+    (void)state;
+    o = open_udp_tunnel(&b, 2152, &u);
+    put8(&b, 0x30);
+    put8(&b, 0xff);
+    len_off = b.n;
+    put16(&b, 0);
+    put32(&b, 0xdeadbeef);
+    inner4_udp(&b, 3);
+    set16(&b, len_off, (uint16_t)(b.n - len_off - 6));
+    close_udp_tunnel(&b, o, u);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_inner4_udp(&pkt, 3);
+    assert_outer(&pkt, DEC_TUNNEL_GTPU, 4, V4_SRC, V4_DST);
+    assert_cuts_truncated(DLT_RAW101_, &b, 28 + 8 + 28);
+
+    /* Sequence number and two extension headers (PDU session container), IPv6 inside */
+    b.n = 0;
+    o = open_udp_tunnel(&b, 2152, &u);
+    put8(&b, 0x36);
+    put8(&b, 0xff);
+    put16(&b, 0);
+    put32(&b, 1);
+    put16(&b, 77);   /* sequence */
+    put8(&b, 0);     /* N-PDU */
+    put8(&b, 0x85);  /* next extension */
+    put8(&b, 1);
+    put16(&b, 0x0001);
+    put8(&b, 0x20);
+    put8(&b, 2);
+    fill(&b, 0, 6);
+    put8(&b, 0);
+    inner6_tcp(&b);
+    close_udp_tunnel(&b, o, u);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_inner6_tcp(&pkt);
+    assert_cuts_truncated(DLT_RAW101_, &b, 28 + 24 + 60);
+
+    /* A zero extension length is not GTP-U user data: the UDP packet is the flow. */
+    b.b[28 + 12] = 0;
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.dport, 2152);
+
+    /* Echo request */
+    b.n = 0;
+    o = open_udp_tunnel(&b, 2152, &u);
+    put8(&b, 0x32);
+    put8(&b, 0x01);
+    put16(&b, 4);
+    put32(&b, 0);
+    put32(&b, 0);
+    close_udp_tunnel(&b, o, u);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.proto, 17);
+    assert_int_equal(pkt.tunnel_type, DEC_TUNNEL_NONE);
+}
+
+static void test_tunnel_teredo(void **state)
+{
+    dec_packet_t pkt;
+    buf_t b = { .n = 0 };
+    size_t o, u;
+
+    (void)state;
+    o = open_udp_tunnel(&b, 3544, &u);
+    inner6_tcp(&b);
+    close_udp_tunnel(&b, o, u);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_inner6_tcp(&pkt);
+    assert_outer(&pkt, DEC_TUNNEL_TEREDO, 4, V4_SRC, V4_DST);
+    assert_cuts_truncated(DLT_RAW101_, &b, 28 + 60);
+
+    /* Authentication (client id 2 bytes, no auth value) and origin indications */
+    b.n = 0;
+    o = open_udp_tunnel(&b, 3544, &u);
+    put16(&b, 0x0001);
+    put8(&b, 2);
+    put8(&b, 0);
+    put16(&b, 0xabcd);
+    fill(&b, 0x11, 8);
+    put8(&b, 0);
+    put16(&b, 0x0000);
+    fill(&b, 0x22, 6);
+    inner6_tcp(&b);
+    close_udp_tunnel(&b, o, u);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_inner6_tcp(&pkt);
+    assert_cuts_truncated(DLT_RAW101_, &b, 28 + 15 + 8 + 60);
+
+    /* Not IPv6: plain UDP to the Teredo port */
+    b.n = 0;
+    o = open_udp_tunnel(&b, 3544, &u);
+    fill(&b, 0x45, 48);
+    close_udp_tunnel(&b, o, u);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.dport, 3544);
+    assert_int_equal(pkt.tunnel_type, DEC_TUNNEL_NONE);
+}
+
+static void test_icmp_error_is_not_a_tunnel(void **state)
+{
+    dec_packet_t pkt;
+    buf_t b = { .n = 0 };
+    size_t o;
+
+    (void)state;
+    o = open4(&b, 1, V4_SRC, V4_DST);
+    put8(&b, 3); /* destination unreachable, port */
+    put8(&b, 3);
+    put16(&b, 0);
+    put32(&b, 0);
+    inner4_udp(&b, 0);
+    close4(&b, o);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.proto, 1);
+    assert_memory_equal(pkt.src, V4_SRC, 4);
+    assert_int_equal(pkt.icmp_type, 3);
+    assert_int_equal(pkt.tunnel_type, DEC_TUNNEL_NONE);
+    assert_int_equal(pkt.ip_octets, 20 + 8 + 28);
+}
+
+static void test_fragment_fields(void **state)
+{
+    dec_packet_t pkt;
+    buf_t b = { .n = 0 };
+
+    (void)state;
+    /* IPv4 first fragment: MF, offset 0 */
+    ipv4(&b, 17, 0, 0x2000);
+    udp(&b, 53, 5353, 32);
+    ipv4_done(&b);
+    set16(&b, 4, 0xbeef);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.frag, DEC_FRAG_FIRST);
+    assert_true(pkt.frag_more);
+    assert_int_equal(pkt.frag_id, 0xbeef);
+    assert_int_equal(pkt.frag_offset, 0);
+    assert_int_equal(pkt.frag_data_len, 40);
+    assert_int_equal(pkt.frag_family, 4);
+    assert_int_equal(pkt.frag_proto, 17);
+    assert_memory_equal(pkt.frag_src, V4_SRC, 4);
+    assert_int_equal(pkt.sport, 53);
+
+    /* Last fragment at offset 40 */
+    set16(&b, 6, 5);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_FRAGMENT);
+    assert_int_equal(pkt.frag, DEC_FRAG_LATER);
+    assert_false(pkt.frag_more);
+    assert_int_equal(pkt.frag_offset, 40);
+    assert_int_equal(pkt.frag_data_len, 40);
+    assert_int_equal(pkt.ip_octets, 60);
+    assert_int_equal(pkt.proto, 17);
+    assert_int_equal(pkt.sport, 0);
+
+    /* Not a fragment: DF only */
+    set16(&b, 6, 0x4000);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.frag, DEC_FRAG_NONE);
+
+    /* A tiny first fragment: 8 bytes of a TCP header give the ports only. */
+    b.n = 0;
+    ipv4(&b, 6, 0, 0x2000);
+    put16(&b, 1093);
+    put16(&b, 80);
+    put32(&b, 1);
+    ipv4_done(&b);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_true(pkt.frag_tiny);
+    assert_int_equal(pkt.sport, 1093);
+    assert_int_equal(pkt.dport, 80);
+    assert_int_equal(pkt.l4_payload_len, 0);
+    /* Not a fragment, the same bytes are malformed; 3 bytes of ports are not enough. */
+    set16(&b, 6, 0);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_MALFORMED);
+    set16(&b, 6, 0x2000);
+    set16(&b, 2, 23);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_MALFORMED);
+
+    /* A first fragment cut inside the TCP options */
+    b.n = 0;
+    ipv4(&b, 6, 0, 0x2000);
+    tcp(&b, 5000, 22, DEC_TCP_SYN, (const uint8_t[]){ 1, 1, 1, 1, 1, 1, 1, 1 }, 8);
+    ipv4_done(&b);
+    set16(&b, 2, 20 + 24);
+    b.n = 44;
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_true(pkt.frag_tiny);
+    assert_int_equal(pkt.sport, 5000);
+
+    /* IPv6: first fragment, later fragment, atomic fragment */
+    b.n = 0;
+    ipv6(&b, 44);
+    put8(&b, 17);
+    put8(&b, 0);
+    put16(&b, 0x0001); /* offset 0, M */
+    put32(&b, 0x01020304);
+    udp(&b, 547, 546, 8);
+    ipv6_done(&b);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.frag, DEC_FRAG_FIRST);
+    assert_int_equal(pkt.frag_id, 0x01020304);
+    assert_int_equal(pkt.frag_data_len, 16);
+    assert_int_equal(pkt.frag_family, 6);
+    assert_int_equal(pkt.frag_proto, 17);
+    assert_int_equal(pkt.sport, 547);
+    set16(&b, 42, 181 << 3); /* offset 1448, last */
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_FRAGMENT);
+    assert_int_equal(pkt.frag_offset, 1448);
+    assert_false(pkt.frag_more);
+    assert_int_equal(pkt.proto, 17);
+    set16(&b, 42, 0);
+    assert_int_equal(decode(DLT_RAW101_, &b, &pkt), DEC_OK);
+    assert_int_equal(pkt.frag, DEC_FRAG_NONE);
+}
+
+/* Samples for test_every_cut: one per new encapsulation, with the shortest capture that
+ * still decodes. */
+static size_t build_encap_samples(sample_t *s, size_t n)
+{
+    size_t o, u;
+
+    /* PPP */
+    s[n] = (sample_t){ .link = DLT_PPP_, .key_len = 4 + 28, .full_st = DEC_OK };
+    put16(&s[n].b, 0xff03);
+    put16(&s[n].b, 0x0021);
+    inner4_udp(&s[n].b, 10);
     n++;
 
+    /* Cisco HDLC, MPLS, IPv6 */
+    s[n] = (sample_t){ .link = DLT_C_HDLC_, .key_len = 4 + 4 + 60, .full_st = DEC_OK };
+    put16(&s[n].b, 0x0f00);
+    put16(&s[n].b, 0x8847);
+    put32(&s[n].b, 0x00001140);
+    inner6_tcp(&s[n].b);
+    n++;
+
+    /* QinQ, PPPoE, IPv6 */
+    s[n] = (sample_t){ .link = DLT_EN10MB_, .key_len = 22 + 8 + 60, .full_st = DEC_OK };
+    eth(&s[n].b, 0x88a8);
+    put16(&s[n].b, 1);
+    put16(&s[n].b, 0x8100);
+    put16(&s[n].b, 2);
+    put16(&s[n].b, 0x8864);
+    put16(&s[n].b, 0x1100);
+    put16(&s[n].b, 3);
+    put16(&s[n].b, 74);
+    put16(&s[n].b, 0x0057);
+    inner6_tcp(&s[n].b);
+    n++;
+
+    /* MPLS Ethernet pseudowire */
+    s[n] = (sample_t){ .link = DLT_EN10MB_, .key_len = 14 + 8 + 14 + 28, .full_st = DEC_OK };
+    eth(&s[n].b, 0x8847);
+    put32(&s[n].b, 0x00010140);
+    put32(&s[n].b, 0);
+    eth(&s[n].b, 0x0800);
+    inner4_udp(&s[n].b, 6);
+    n++;
+
+    /* GRE (key) IPv4 */
+    s[n] = (sample_t){ .link = DLT_RAW101_, .key_len = 20 + 8 + 28, .full_st = DEC_OK };
+    o = open4(&s[n].b, 47, V4_SRC, V4_DST);
+    put16(&s[n].b, 0x2000);
+    put16(&s[n].b, 0x0800);
+    put32(&s[n].b, 5);
+    inner4_udp(&s[n].b, 4);
+    close4(&s[n].b, o);
+    n++;
+
+    /* VXLAN */
+    s[n] = (sample_t){ .link = DLT_EN10MB_, .key_len = 14 + 28 + 8 + 14 + 60, .full_st = DEC_OK };
+    eth(&s[n].b, 0x0800);
+    o = open_udp_tunnel(&s[n].b, 4789, &u);
+    put32(&s[n].b, 0x08000000);
+    put32(&s[n].b, 0x00000100);
+    eth(&s[n].b, 0x86dd);
+    inner6_tcp(&s[n].b);
+    close_udp_tunnel(&s[n].b, o, u);
+    n++;
+
+    /* GTP-U */
+    s[n] = (sample_t){ .link = DLT_RAW101_, .key_len = 28 + 8 + 28, .full_st = DEC_OK };
+    o = open_udp_tunnel(&s[n].b, 2152, &u);
+    put16(&s[n].b, 0x30ff);
+    put16(&s[n].b, 28 + 3);
+    put32(&s[n].b, 9);
+    inner4_udp(&s[n].b, 3);
+    close_udp_tunnel(&s[n].b, o, u);
+    n++;
+
+    /* Teredo with an origin indication */
+    s[n] = (sample_t){ .link = DLT_RAW101_, .key_len = 28 + 8 + 60, .full_st = DEC_OK };
+    o = open_udp_tunnel(&s[n].b, 3544, &u);
+    put16(&s[n].b, 0);
+    fill(&s[n].b, 0x33, 6);
+    inner6_tcp(&s[n].b);
+    close_udp_tunnel(&s[n].b, o, u);
+    n++;
+
+    /* 6in4 */
+    s[n] = (sample_t){ .link = DLT_RAW101_, .key_len = 20 + 60, .full_st = DEC_OK };
+    o = open4(&s[n].b, 41, V4_SRC, V4_DST);
+    inner6_tcp(&s[n].b);
+    close4(&s[n].b, o);
+    n++;
+
+    assert_true(n <= MAX_SAMPLES);
     return n;
 }
 
 static void test_every_cut(void **state)
 {
-    sample_t s[16];
+    sample_t s[MAX_SAMPLES];
     size_t n;
 
     (void)state;
@@ -1270,8 +2121,8 @@ static void test_every_cut(void **state)
 /* Every cut of every packet under every link type: nothing may crash or read out of bounds. */
 static void test_every_cut_every_link(void **state)
 {
-    static const int links[] = { 0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 9 };
-    sample_t s[16];
+    static const int links[] = { 0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 9, 50, 104, 10 };
+    sample_t s[MAX_SAMPLES];
     size_t n;
 
     (void)state;
@@ -1300,6 +2151,7 @@ static void test_status_names(void **state)
     assert_string_equal(dec_status_name(DEC_UNSUPPORTED_ENCAP), "unsupported-encap");
     assert_string_equal(dec_status_name(DEC_FRAGMENT), "fragment");
     assert_string_equal(dec_status_name(DEC_TOO_DEEP), "too-deep");
+    assert_string_equal(dec_status_name(DEC_FRAGMENT_ORPHAN), "fragment-orphan");
     assert_non_null(dec_status_name(DEC_N_STATUS));
 }
 
@@ -1314,7 +2166,6 @@ int main(void)
         cmocka_unit_test(test_link_sll2),
         cmocka_unit_test(test_link_unsupported),
         cmocka_unit_test(test_eth_vlan),
-        cmocka_unit_test(test_eth_unfollowed_encaps),
         cmocka_unit_test(test_eth_not_ip),
         cmocka_unit_test(test_eth_truncated),
         cmocka_unit_test(test_ipv4_options),
@@ -1337,6 +2188,18 @@ int main(void)
         cmocka_unit_test(test_tcp_header_checks),
         cmocka_unit_test(test_tcp_window_scale),
         cmocka_unit_test(test_l4_direct_padding),
+        cmocka_unit_test(test_link_ppp),
+        cmocka_unit_test(test_link_chdlc),
+        cmocka_unit_test(test_eth_vlan_stacks),
+        cmocka_unit_test(test_eth_mpls),
+        cmocka_unit_test(test_eth_pppoe),
+        cmocka_unit_test(test_tunnel_ipip),
+        cmocka_unit_test(test_tunnel_gre),
+        cmocka_unit_test(test_tunnel_vxlan),
+        cmocka_unit_test(test_tunnel_gtpu),
+        cmocka_unit_test(test_tunnel_teredo),
+        cmocka_unit_test(test_icmp_error_is_not_a_tunnel),
+        cmocka_unit_test(test_fragment_fields),
         cmocka_unit_test(test_every_cut),
         cmocka_unit_test(test_every_cut_every_link),
         cmocka_unit_test(test_status_names),

@@ -71,7 +71,9 @@ typedef enum {
 typedef enum {
     OC_LINK_NULL = 0,       /**< BSD loopback (DLT_NULL) */
     OC_LINK_ETHERNET = 1,   /**< DLT_EN10MB */
+    OC_LINK_PPP = 9,        /**< PPP (DLT_PPP); DLT_PPP_SERIAL (50) is accepted too */
     OC_LINK_RAW = 101,      /**< raw IPv4/IPv6 (LINKTYPE_RAW, libpcap DLT_RAW 12/14) */
+    OC_LINK_C_HDLC = 104,   /**< Cisco HDLC */
     OC_LINK_LINUX_SLL = 113,
     OC_LINK_LINUX_SLL2 = 276
 } oc_link_t;
@@ -84,8 +86,12 @@ typedef enum {
     OC_SKIP_MALFORMED,         /**< impossible header values (bad version, lengths, ...) */
     OC_SKIP_UNSUPPORTED_LINK,  /**< link type the decoder does not know */
     OC_SKIP_UNSUPPORTED_ENCAP, /**< encapsulation the decoder does not follow yet */
-    OC_SKIP_FRAGMENT,          /**< IP fragment without the transport header */
-    OC_SKIP_TOO_DEEP,          /**< too many nested headers */
+    OC_SKIP_FRAGMENT,          /**< later IP fragment that could not wait for its first one
+                                    (its datagram already holds the most it may, or fragment
+                                    tracking is off: max_frag_datagrams = 0) */
+    OC_SKIP_TOO_DEEP,          /**< too many nested headers or encapsulations */
+    OC_SKIP_FRAGMENT_ORPHAN,   /**< later IP fragment whose first fragment never came within
+                                    frag_timeout_s (or before the end of input) */
     OC_SKIP_N
 } oc_skip_t;
 
@@ -111,6 +117,26 @@ typedef struct oc_flow_key {
     uint16_t dst_port;
 } oc_flow_key_t;
 
+/** Tunnel types (oc_tunnel_t.type). */
+typedef enum {
+    OC_TUNNEL_NONE = 0,
+    OC_TUNNEL_IPIP = 1,     /**< IPv4/IPv6 in IPv4/IPv6 (protocols 4, 41) */
+    OC_TUNNEL_GRE = 2,      /**< GRE, including PPTP's enhanced GRE */
+    OC_TUNNEL_VXLAN = 3,    /**< VXLAN, UDP 4789 */
+    OC_TUNNEL_GTPU = 4,     /**< GTP-U, UDP 2152 */
+    OC_TUNNEL_TEREDO = 5    /**< Teredo, UDP 3544 */
+} oc_tunnel_type_t;
+
+/** The tunnel a flow was seen in (from its first packet): the outermost tunnel entered and
+ * the addresses of the IP header that carries it. type 0 when not tunnelled or when the
+ * engine keys on outer headers (tunnels_outer). */
+typedef struct oc_tunnel {
+    uint8_t type;           /**< oc_tunnel_type_t */
+    uint8_t family;         /**< oc_family_t of the outer addresses */
+    uint8_t src_addr[16];   /**< outer source as sent by the flow's first packet */
+    uint8_t dst_addr[16];
+} oc_tunnel_t;
+
 /** A read-only view of a flow: key, statistics and (at termination) why it ended. */
 typedef struct oc_flow_info {
     uint64_t id;                   /**< engine-unique, increasing with flow creation */
@@ -118,6 +144,7 @@ typedef struct oc_flow_info {
     int64_t statistics[OC_STAT_N][OC_DIRECTION_N];
     int32_t icmp_type_code[OC_DIRECTION_N]; /**< -1 when not ICMP or no packet */
     oc_end_reason_t end_reason;    /**< OC_END_NONE while the flow is active */
+    oc_tunnel_t tunnel;            /**< tunnel of the flow's first packet */
 } oc_flow_info_t;
 
 /**
@@ -139,6 +166,11 @@ typedef struct oc_config {
                                       counter would pass this; 0 = no limit (default). SiLK
                                       keeps 32-bit counters: 4294967295 keeps records valid */
     uint64_t hash_seed;          /**< 0: chosen at random in oc_engine_new() */
+    bool tunnels_outer;          /**< key flows on the outermost IP header instead of the
+                                      innermost one of a tunnel (default false: inner) */
+    uint32_t max_frag_datagrams; /**< IP datagrams whose fragments are tracked at once; 0 turns
+                                      tracking off (later fragments are skipped) (1024) */
+    uint32_t frag_timeout_s;     /**< how long a datagram's fragments are tracked (30) */
 } oc_config_t;
 
 /** Sets every field of @config to its default. */
@@ -153,7 +185,12 @@ typedef enum {
 
 /** What oc_engine_process() says about one packet. */
 typedef struct oc_packet_info {
-    oc_skip_t skip;              /**< OC_SKIP_NONE when attributed */
+    oc_skip_t skip;              /**< OC_SKIP_NONE when attributed. A later IP fragment that
+                                      waits for its datagram's first fragment is reported as
+                                      OC_SKIP_FRAGMENT (status SKIPPED) but counted only once
+                                      settled: attributed when the first fragment comes, else
+                                      under OC_SKIP_FRAGMENT_ORPHAN (at the latest by
+                                      oc_engine_flush()) */
     oc_direction_t direction;    /**< direction of the packet within its flow */
     bool new_flow;               /**< the packet started a flow */
 } oc_packet_info_t;
@@ -167,6 +204,10 @@ typedef struct oc_engine_stats {
     uint64_t flows_created;
     uint64_t flows_active;             /**< flows in the table now */
     uint64_t records_ended[6];         /**< records passed to the callback, by oc_end_reason_t */
+    uint64_t fragments_duplicate;      /**< fragments repeating a part of their datagram seen
+                                            before (still counted in the flow) */
+    uint64_t fragments_overlap;        /**< fragments partly overlapping one seen before */
+    uint64_t fragments_held;           /**< later fragments that waited for their first one */
 } oc_engine_stats_t;
 
 typedef struct oc_engine oc_engine_t;
