@@ -8,8 +8,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <locale.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,15 +24,14 @@
 
 #include <ocellus/ocellus.h>
 #include "capture/cap.h"
-#include "map/map_json.h"
+#include "config/cfg.h"
+#include "export/exp.h"
 
 /* Exit statuses, documented in man/ocellus.8. */
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 /* Packets per cap_dispatch() call: the granularity of progress lines and signal checks. */
-enum { BATCH_PACKETS = 4096, LIVE_POLL_MS = 1000, LIVE_SNAPLEN = 65535 };
-/* stdio buffer of the JSON output: one write() per ~150 records. */
-enum { OUTPUT_BUFFER_BYTES = 64 * 1024 };
+enum { BATCH_PACKETS = 4096, LIVE_POLL_MS = 1000 };
 
 #define PROGRESS_INTERVAL_US 500000
 
@@ -40,10 +42,8 @@ static cap_t *volatile current_cap;
 
 typedef struct run {
     oc_engine_t *engine;
-    FILE *out;
-    const char *out_name;
-    int write_errno;          /* first output error, 0 if none */
-    bool write_failed;
+    exp_output_t *outs[CFG_MAX_OUTPUTS];
+    unsigned n_outs;
     bool engine_stopped;      /* the callback asked the engine to stop */
 } run_t;
 
@@ -63,20 +63,13 @@ static uint64_t clock_us(clockid_t id)
     return (uint64_t)ts.tv_sec * UINT64_C(1000000) + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* Flow-termination callback: one JSON line per record into a stdio buffer. */
+/* Flow-termination callback: every output gets a copy of the record. Submitting never
+ * blocks; an output whose queue is full counts the record as lost and says so at exit. */
 static int on_flow_end(const oc_flow_info_t *info, void *user)
 {
     run_t *run = user;
-    char buf[MAP_JSON_MAX];
-
-    if (run->write_failed)
-        return 1;
-    size_t len = map_json_format(info, buf, sizeof buf);
-    if (fwrite(buf, 1, len, run->out) != len) {
-        run->write_errno = errno;
-        run->write_failed = true;
-        return 1; /* no point reading on when the output is gone */
-    }
+    for (unsigned i = 0; i < run->n_outs; i++)
+        exp_output_submit(run->outs[i], info);
     return 0;
 }
 
@@ -94,62 +87,37 @@ static void on_packet(void *user, uint64_t ts_us, const uint8_t *data, uint32_t 
     }
 }
 
-/* Parses a decimal integer option in [lo, hi]; prints the error and returns false. */
-static bool parse_count(const char *option, const char *text, uint64_t lo, uint64_t hi,
-                        uint32_t *value)
-{
-    bool ok = text[0] != '\0';
-    uint64_t v = 0;
+/* Long options named after configuration keys are collected in order and applied after
+ * the INI file (-c), so the command line overrides the file whatever the order. */
+typedef struct pending_opt {
+    char *option; /* without the leading "--" */
+    char *value;
+} pending_opt_t;
 
-    for (const char *p = text; ok && *p != '\0'; p++) {
-        if (*p < '0' || *p > '9' || v > hi) {
-            ok = false;
-            break;
-        }
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    if (!ok || v < lo || v > hi) {
-        fprintf(stderr, "ocellus: %s must be an integer in %" PRIu64 "..%" PRIu64
-                        " (got '%s')\n", option, lo, hi, text);
-        return false;
-    }
-    *value = (uint32_t)v;
-    return true;
+static GArray *pending_opts;
+
+static gboolean on_config_option(const char *name, const char *value, gpointer data,
+                                 GError **error)
+{
+    (void)data;
+    (void)error;
+    const char *opt = name;
+    if (opt[0] == '-' && opt[1] == '-')
+        opt += 2;
+    else if (strcmp(opt, "-i") == 0)
+        opt = "interface";
+    else if (strcmp(opt, "-f") == 0)
+        opt = "filter";
+    pending_opt_t p = {g_strdup(opt), g_strdup(value)};
+    g_array_append_val(pending_opts, p);
+    return TRUE;
 }
 
-/* Opens the -o destination; only the json: scheme exists so far. */
-static FILE *open_output(const char *spec, const char **name, int *status)
+static void pending_opt_clear(gpointer p)
 {
-    const char *colon = strchr(spec, ':');
-
-    if (colon == NULL || (size_t)(colon - spec) != 4 || strncmp(spec, "json", 4) != 0) {
-        if (colon == NULL)
-            fprintf(stderr, "ocellus: unsupported output '%s' (expected json:PATH)\n", spec);
-        else
-            fprintf(stderr, "ocellus: unsupported output scheme '%.*s' in '%s' "
-                            "(only json:PATH is supported)\n", (int)(colon - spec), spec,
-                    spec);
-        *status = EXIT_USAGE;
-        return NULL;
-    }
-    const char *path = colon + 1;
-    if (path[0] == '\0') {
-        fprintf(stderr, "ocellus: unsupported output '%s': json: needs a PATH (- for "
-                        "standard output)\n", spec);
-        *status = EXIT_USAGE;
-        return NULL;
-    }
-    *name = path;
-    if (strcmp(path, "-") == 0) {
-        *name = "standard output";
-        return stdout;
-    }
-    FILE *fp = fopen(path, "w");
-    if (fp == NULL) {
-        fprintf(stderr, "ocellus: cannot open output %s: %s\n", path, g_strerror(errno));
-        *status = EXIT_RUNTIME;
-    }
-    return fp;
+    pending_opt_t *o = p;
+    g_free(o->option);
+    g_free(o->value);
 }
 
 /* The self-overwriting progress line (stderr is a terminal). */
@@ -276,13 +244,6 @@ static bool read_live(run_t *run, cap_t *cap)
         /* Live packet times are wall-clock times, so the same clock expires quiet flows. */
         if (oc_engine_advance(run->engine, clock_us(CLOCK_REALTIME)) == OC_STATUS_STOPPED)
             run->engine_stopped = true;
-        /* A live run has no end to wait for: records leave at least once per poll period
-         * (one write per batch, not per flow). */
-        if (!run->write_failed && fflush(run->out) != 0) {
-            run->write_errno = errno;
-            run->write_failed = true;
-            run->engine_stopped = true;
-        }
     }
     current_cap = NULL;
 
@@ -293,88 +254,227 @@ static bool read_live(run_t *run, cap_t *cap)
     return ok;
 }
 
+/* Writes our pid to @path; the caller removes it at exit. */
+static bool write_pid_file(const char *path)
+{
+    FILE *fp = fopen(path, "w");
+    if (fp == NULL || fprintf(fp, "%ld\n", (long)getpid()) < 0 || fclose(fp) != 0) {
+        fprintf(stderr, "ocellus: cannot write pid file %s: %s\n", path, g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Drops root for @user once the capture and the outputs are open. Losing CAP_NET_RAW means
+ * an interface that goes away cannot be reopened: ocellus then exits non-zero and the
+ * service manager restarts it (etc/ocellus.service says Restart=on-failure).
+ */
+static bool drop_privileges(const char *user)
+{
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL) {
+        fprintf(stderr, "ocellus: [daemon] user: no such user '%s'\n", user);
+        return false;
+    }
+    if (geteuid() == pw->pw_uid)
+        return true;
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "ocellus: cannot switch to user %s: %s\n", user, g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Builds the option table: fixed options plus one long option per configuration key. */
+static GOptionEntry *build_entries(char ***files, char ***outputs, char **config_file,
+                                   gboolean *check_config, gboolean *version)
+{
+    const char *const *names = cfg_option_names();
+    guint n = 0;
+    while (names[n] != NULL)
+        n++;
+    GOptionEntry *e = g_new0(GOptionEntry, n + 6);
+    guint i = 0;
+    e[i++] = (GOptionEntry){"read", 'r', 0, G_OPTION_ARG_FILENAME_ARRAY, files,
+                            "Read packets from a pcap or pcapng FILE (repeatable, read in "
+                            "order; - = standard input)", "FILE"};
+    e[i++] = (GOptionEntry){"output", 'o', 0, G_OPTION_ARG_STRING_ARRAY, outputs,
+                            "Send records to URI: json:PATH (- = stdout, the default), "
+                            "file:PATH, udp://HOST:PORT, tcp://HOST:PORT (repeatable; replaces "
+                            "the file's [output] sections)", "URI"};
+    e[i++] = (GOptionEntry){"config", 'c', 0, G_OPTION_ARG_FILENAME, config_file,
+                            "Read the INI configuration FILE (see ocellus.ini(5))", "FILE"};
+    e[i++] = (GOptionEntry){"check-config", 0, 0, G_OPTION_ARG_NONE, check_config,
+                            "Validate the configuration and exit", NULL};
+    e[i++] = (GOptionEntry){"version", 0, 0, G_OPTION_ARG_NONE, version,
+                            "Print the version and exit", NULL};
+    for (guint k = 0; k < n; k++) {
+        char short_name = 0;
+        if (strcmp(names[k], "interface") == 0)
+            short_name = 'i';
+        else if (strcmp(names[k], "filter") == 0)
+            short_name = 'f';
+        e[i++] = (GOptionEntry){names[k], short_name, 0, G_OPTION_ARG_CALLBACK,
+                                (gpointer)on_config_option, cfg_option_help(k),
+                                cfg_option_arg(k)};
+    }
+    return e;
+}
+
+/* Starts every output of @cfg, or JSON lines on standard output when there is none. */
+static bool open_outputs(cfg_t *cfg, run_t *run, const char *iface)
+{
+    exp_output_cfg_t def;
+    exp_output_cfg_t *list = cfg->outputs;
+    unsigned n = cfg->n_outputs;
+    if (n == 0) {
+        exp_output_cfg_init(&def);
+        def.name = "json:-";
+        def.uri = "json:-";
+        list = &def;
+        n = 1;
+    }
+    /* ingressInterface is the capture interface's index (0 when reading files). */
+    uint32_t ifindex = iface != NULL ? if_nametoindex(iface) : 0;
+    for (unsigned i = 0; i < n; i++) {
+        g_autoptr(GError) error = NULL;
+        list[i].ingress_interface = ifindex;
+        run->outs[i] = exp_output_new(&list[i], &error);
+        if (run->outs[i] == NULL) {
+            fprintf(stderr, "ocellus: %s\n", error->message);
+            return false;
+        }
+        run->n_outs = i + 1;
+    }
+    return true;
+}
+
+/* Gives each output @timeout_s to deliver, prints its counters; false if any record was lost. */
+static bool close_outputs(run_t *run, uint32_t timeout_s, bool report)
+{
+    bool all = true;
+    for (unsigned i = 0; i < run->n_outs; i++) {
+        exp_output_stats_t st;
+        g_autofree char *name = g_strdup(exp_output_name(run->outs[i]));
+        bool ok = exp_output_close_stats(run->outs[i], timeout_s * 1000u, &st);
+        if (report)
+            fprintf(stderr, "ocellus: output %s: %" PRIu64 " records sent, %" PRIu64
+                            " lost, %" PRIu64 " send errors\n", name, st.records_sent,
+                    st.records_lost, st.send_errors);
+        all = all && ok;
+    }
+    run->n_outs = 0;
+    return all;
+}
+
+/* Operator messages from every module, as "ocellus: ..." lines like our own. */
+static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
+                                   gpointer user)
+{
+    (void)user;
+    if ((level & G_LOG_LEVEL_DEBUG) && g_getenv("G_MESSAGES_DEBUG") == NULL)
+        return G_LOG_WRITER_HANDLED;
+    const char *msg = NULL;
+    for (gsize i = 0; i < n; i++)
+        if (strcmp(fields[i].key, "MESSAGE") == 0)
+            msg = fields[i].value;
+    if (msg != NULL)
+        fprintf(stderr, "ocellus: %s%s\n",
+                (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL)) ? "warning: " : "", msg);
+    return G_LOG_WRITER_HANDLED;
+}
+
 int main(int argc, char **argv)
 {
     g_auto(GStrv) files = NULL;
-    g_autofree char *iface = NULL, *bpf = NULL, *output = NULL;
-    g_autofree char *idle_s = NULL, *active_s = NULL, *max_flows_s = NULL;
-    gboolean version = FALSE;
-    GOptionEntry entries[] = {
-        { "read", 'r', 0, G_OPTION_ARG_FILENAME_ARRAY, &files,
-          "Read packets from a pcap or pcapng FILE (repeatable, read in order; - = standard "
-          "input)", "FILE" },
-        { "interface", 'i', 0, G_OPTION_ARG_STRING, &iface,
-          "Capture live on IFACE (promiscuous)", "IFACE" },
-        { "filter", 'f', 0, G_OPTION_ARG_STRING, &bpf, "Only packets matching the BPF filter",
-          "BPF" },
-        { "idle-timeout", 0, 0, G_OPTION_ARG_STRING, &idle_s,
-          "End a flow after S seconds without packets (1..86400, default 30)", "S" },
-        { "active-timeout", 0, 0, G_OPTION_ARG_STRING, &active_s,
-          "Cut a record of a flow active for S seconds (1..604800, default 300)", "S" },
-        { "max-flows", 0, 0, G_OPTION_ARG_STRING, &max_flows_s,
-          "Flows kept at once (16..67108864, default 262144)", "N" },
-        { "output", 'o', 0, G_OPTION_ARG_STRING, &output,
-          "Write JSON lines to PATH (- = standard output, the default)", "json:PATH" },
-        { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
-        { NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL }
-    };
+    g_auto(GStrv) outputs = NULL;
+    g_autofree char *config_file = NULL;
+    gboolean version = FALSE, check_config = FALSE;
 
     /* Character set only: numbers in the summary keep the C locale's decimal point. */
     setlocale(LC_CTYPE, "");
+    g_log_set_writer_func(log_writer, NULL, NULL);
+    pending_opts = g_array_new(FALSE, TRUE, sizeof(pending_opt_t));
+    g_array_set_clear_func(pending_opts, pending_opt_clear);
+    g_autofree GOptionEntry *entries =
+        build_entries(&files, &outputs, &config_file, &check_config, &version);
     g_autoptr(GOptionContext) ctx = g_option_context_new("- bidirectional flow meter");
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_description(ctx,
-        "Reads packets from capture files (-r) or an interface (-i) and writes one JSON object\n"
-        "per finished flow record. A summary goes to standard error at the end.\n"
-        "Exit status: 0 success, 1 runtime error, 2 usage error. See ocellus(8).\n");
+        "Reads packets from capture files (-r) or an interface (-i) and reports every finished\n"
+        "flow record to its outputs (JSON lines on standard output by default). Every key of\n"
+        "the INI file (-c) has the long option above named after it; options override the\n"
+        "file. A summary goes to standard error at the end.\n"
+        "Exit status: 0 success, 1 runtime error, 2 usage or configuration error.\n"
+        "See ocellus(8) and ocellus.ini(5).\n");
     g_autoptr(GError) error = NULL;
+    cfg_t cfg;
+    cfg_init(&cfg);
+    int status = EXIT_OK;
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
         fprintf(stderr, "ocellus: %s (try --help)\n", error->message);
-        return EXIT_USAGE;
+        status = EXIT_USAGE;
+        goto done_cfg;
     }
     if (version) {
         printf("ocellus %s\n", PACKAGE_VERSION);
-        return EXIT_OK;
+        goto done_cfg;
     }
     if (argc > 1) {
         fprintf(stderr, "ocellus: unexpected argument '%s' (try --help)\n", argv[1]);
-        return EXIT_USAGE;
+        status = EXIT_USAGE;
+        goto done_cfg;
     }
+    if (config_file != NULL && !cfg_load_file(&cfg, config_file, &error)) {
+        fprintf(stderr, "ocellus: %s\n", error->message);
+        status = EXIT_USAGE;
+        goto done_cfg;
+    }
+    for (guint i = 0; i < pending_opts->len; i++) {
+        pending_opt_t *o = &g_array_index(pending_opts, pending_opt_t, i);
+        if (!cfg_set_option(&cfg, o->option, o->value, &error)) {
+            fprintf(stderr, "ocellus: %s\n", error->message);
+            status = EXIT_USAGE;
+            goto done_cfg;
+        }
+    }
+    for (guint i = 0; outputs != NULL && outputs[i] != NULL; i++) {
+        if (!cfg_add_output_uri(&cfg, outputs[i], &error)) {
+            fprintf(stderr, "ocellus: %s\n", error->message);
+            status = EXIT_USAGE;
+            goto done_cfg;
+        }
+    }
+    if (check_config) {
+        printf("ocellus: configuration OK\n");
+        goto done_cfg;
+    }
+
     guint n_files = files != NULL ? g_strv_length(files) : 0;
+    const char *iface = cfg.interface;
+    const char *bpf = cfg.filter;
     if (n_files > 0 && iface != NULL) {
         fputs("ocellus: -r and -i cannot be used together\n", stderr);
-        return EXIT_USAGE;
+        status = EXIT_USAGE;
+        goto done_cfg;
     }
     if (n_files == 0 && iface == NULL) {
         fputs("ocellus: no input: give -r FILE or -i IFACE (try --help)\n", stderr);
-        return EXIT_USAGE;
+        status = EXIT_USAGE;
+        goto done_cfg;
     }
     guint n_stdin = 0;
     for (guint i = 0; i < n_files; i++)
         n_stdin += strcmp(files[i], "-") == 0;
     if (n_stdin > 1) {
         fputs("ocellus: -r - (standard input) can be given only once\n", stderr);
-        return EXIT_USAGE;
+        status = EXIT_USAGE;
+        goto done_cfg;
     }
 
-    oc_config_t config;
-    oc_config_init(&config);
-    if ((idle_s != NULL
-         && !parse_count("--idle-timeout", idle_s, 1, 86400, &config.idle_timeout_s))
-        || (active_s != NULL
-            && !parse_count("--active-timeout", active_s, 1, 604800, &config.active_timeout_s))
-        || (max_flows_s != NULL
-            && !parse_count("--max-flows", max_flows_s, 16, UINT64_C(1) << 26,
-                            &config.max_flows)))
-        return EXIT_USAGE;
-
-    run_t run = { .out = stdout, .out_name = "standard output" };
-    int status = EXIT_OK;
-    if (output != NULL) {
-        run.out = open_output(output, &run.out_name, &status);
-        if (run.out == NULL)
-            return status;
-    }
+    run_t run = { .engine = NULL };
 
     /* Every input is opened before any packet is read, so a bad file name or filter fails
      * at once instead of after minutes of work on the files before it. */
@@ -387,35 +487,41 @@ int main(int argc, char **argv)
                 break;
         }
     } else {
-        caps[0] = cap_open_live(iface, bpf, LIVE_SNAPLEN, true, &error);
+        caps[0] = cap_open_live(iface, bpf, (int)cfg.snaplen, cfg.promiscuous, &error);
         n_caps = caps[0] != NULL;
     }
-    if (error != NULL) {
-        fprintf(stderr, "ocellus: %s\n", error->message);
-        for (guint i = 0; i < n_caps; i++)
-            cap_free(caps[i]);
-        g_free(caps);
-        if (run.out != stdout)
-            fclose(run.out);
-        return EXIT_RUNTIME;
-    }
-
     char err[256] = "";
-    run.engine = oc_engine_new(&config, err, sizeof err);
-    if (run.engine == NULL) {
-        fprintf(stderr, "ocellus: %s\n", err[0] != '\0' ? err : "cannot create the engine");
+    if (error == NULL) {
+        run.engine = oc_engine_new(&cfg.flow, err, sizeof err);
+        if (run.engine == NULL)
+            fprintf(stderr, "ocellus: %s\n", err[0] != '\0' ? err : "cannot create the engine");
+    } else {
+        fprintf(stderr, "ocellus: %s\n", error->message);
+    }
+    /* Outputs start last: a bad input or filter then fails before any thread or socket. */
+    if (run.engine == NULL || !open_outputs(&cfg, &run, iface)) {
+        oc_engine_free(run.engine);
         for (guint i = 0; i < n_caps; i++)
             cap_free(caps[i]);
         g_free(caps);
-        if (run.out != stdout)
-            fclose(run.out);
-        return EXIT_RUNTIME;
+        close_outputs(&run, 1, false); /* nothing was queued yet */
+        status = EXIT_RUNTIME;
+        goto done_cfg;
     }
-    /* glibc honours the size only with a caller's buffer; static, as stdout outlives main. */
-    static char out_buf[OUTPUT_BUFFER_BYTES];
-    if (!isatty(fileno(run.out)))
-        setvbuf(run.out, out_buf, _IOFBF, sizeof out_buf);
     oc_engine_set_termination_cb(run.engine, on_flow_end, &run);
+    bool pid_written = false;
+    if ((cfg.pid_file != NULL && !(pid_written = write_pid_file(cfg.pid_file))) ||
+        (cfg.user != NULL && !drop_privileges(cfg.user))) {
+        oc_engine_free(run.engine);
+        for (guint i = 0; i < n_caps; i++)
+            cap_free(caps[i]);
+        g_free(caps);
+        close_outputs(&run, 1, false);
+        if (pid_written)
+            unlink(cfg.pid_file);
+        status = EXIT_RUNTIME;
+        goto done_cfg;
+    }
     install_signals();
 
     uint64_t start_us = clock_us(CLOCK_MONOTONIC);
@@ -427,24 +533,24 @@ int main(int argc, char **argv)
     oc_engine_flush(run.engine);
     uint64_t elapsed_us = clock_us(CLOCK_MONOTONIC) - start_us;
 
-    if (!run.write_failed && fflush(run.out) != 0) {
-        run.write_errno = errno;
-        run.write_failed = true;
-    }
-    if (run.out != stdout && fclose(run.out) != 0 && !run.write_failed) {
-        run.write_errno = errno;
-        run.write_failed = true;
-    }
-    if (run.write_failed) {
-        fprintf(stderr, "ocellus: cannot write to %s: %s\n", run.out_name,
-                g_strerror(run.write_errno));
-        status = EXIT_RUNTIME;
-    }
     print_summary(run.engine, elapsed_us);
+    /* Each output gets the configured time to deliver; what it could not is lost, logged,
+     * and makes the exit status say so. */
+    if (!close_outputs(&run, cfg.shutdown_timeout_s, true))
+        status = EXIT_RUNTIME;
 
     oc_engine_free(run.engine);
     for (guint i = 0; i < n_caps; i++)
         cap_free(caps[i]);
     g_free(caps);
+    /* After dropping root the pid file may not be ours to remove (a root-owned directory);
+     * a stale pid file is harmless, so only other failures are worth a line. */
+    if (pid_written && unlink(cfg.pid_file) != 0 && !(cfg.user != NULL && errno == EACCES) &&
+        !(cfg.user != NULL && errno == EPERM))
+        fprintf(stderr, "ocellus: cannot remove pid file %s: %s\n", cfg.pid_file,
+                g_strerror(errno));
+done_cfg:
+    cfg_clear(&cfg);
+    g_array_free(pending_opts, TRUE);
     return status;
 }

@@ -19,7 +19,7 @@
 
 G_DEFINE_QUARK(cfg-error-quark, cfg_error)
 
-typedef enum { T_UINT32, T_UINT64, T_BOOL, T_STRING, T_LOG } key_type_t;
+typedef enum { T_UINT32, T_UINT64, T_BOOL, T_STRING } key_type_t;
 
 typedef enum { SEC_CAPTURE, SEC_FLOW, SEC_EXPORT, SEC_DAEMON, SEC_OUTPUT, SEC_N } section_t;
 
@@ -75,10 +75,6 @@ static const key_def_t keys[] = {
      "drop privileges to USER after opening capture and outputs"},
     {SEC_DAEMON, "pid_file", "pid-file", T_STRING, 0, 0, false, CFG_OFF(pid_file), "PATH",
      "write the process id to PATH"},
-    {SEC_DAEMON, "log", "log", T_LOG, 0, 0, false, CFG_OFF(log), "stderr|syslog",
-     "where log messages go (stderr)"},
-    {SEC_DAEMON, "stats_interval", "stats-interval", T_UINT32, 0, 86400, false,
-     CFG_OFF(stats_interval_s), "S", "log statistics every S seconds, 0 = off (60)"},
     {SEC_OUTPUT, "uri", NULL, T_STRING, 0, 0, false, OUT_URI, "URI",
      "json:PATH, file:PATH, udp://HOST:PORT or tcp://HOST:PORT (required)"},
     {SEC_OUTPUT, "template", NULL, T_STRING, 0, 0, false, OUT_TEMPLATE, "NAME|PATH",
@@ -110,8 +106,6 @@ void cfg_init(cfg_t *cfg)
     cfg->observation_domain = 1;
     cfg->template_refresh_s = 60;
     cfg->shutdown_timeout_s = 10;
-    cfg->log = CFG_LOG_STDERR;
-    cfg->stats_interval_s = 60;
 }
 
 static void clear_outputs(cfg_t *cfg)
@@ -142,8 +136,6 @@ static const char *type_allowed(const key_def_t *k, char *buf, size_t len)
     switch (k->type) {
     case T_BOOL:
         return "true or false";
-    case T_LOG:
-        return "stderr or syslog";
     case T_STRING:
         return "a non-empty string";
     default:
@@ -247,20 +239,6 @@ static bool set_value(cfg_t *cfg, const key_def_t *k, unsigned out, const char *
             return false;
         }
         memcpy((char *)base + k->offset, &b, sizeof b);
-        return true;
-    }
-    case T_LOG: {
-        cfg_log_t l;
-        if (strcmp(value, "stderr") == 0)
-            l = CFG_LOG_STDERR;
-        else if (strcmp(value, "syslog") == 0)
-            l = CFG_LOG_SYSLOG;
-        else {
-            g_set_error(error, CFG_ERROR, CFG_ERROR_VALUE, "%s = \"%s\" is invalid: allowed %s",
-                        where, value, type_allowed(k, allowed, sizeof allowed));
-            return false;
-        }
-        memcpy((char *)base + k->offset, &l, sizeof l);
         return true;
     }
     case T_STRING:

@@ -30,8 +30,6 @@ typedef enum {
 
 #define CFG_MAX_OUTPUTS 16
 
-typedef enum { CFG_LOG_STDERR = 0, CFG_LOG_SYSLOG } cfg_log_t;
-
 /* The whole configuration. Strings are owned by the struct (cfg_clear frees them). */
 typedef struct cfg {
     /* [capture] */
@@ -49,8 +47,6 @@ typedef struct cfg {
     /* [daemon] */
     char *user;                 /* drop privileges to this user after opening; NULL = stay */
     char *pid_file;             /* NULL = none */
-    cfg_log_t log;              /* stderr or syslog */
-    uint32_t stats_interval_s;  /* periodic statistics log line, 0 = off (60) */
     /* [output NAME] sections, or -o URI (which replace the file's outputs) */
     exp_output_cfg_t outputs[CFG_MAX_OUTPUTS];
     char *output_names[CFG_MAX_OUTPUTS];

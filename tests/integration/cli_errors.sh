@@ -152,15 +152,15 @@ expect 2 "^ocellus: unexpected argument 'extra'" -r "$SMTP" extra
 
 # --- numbers ---------------------------------------------------------------------------
 for bad in abc 0 -5 1.5 "" 99999999999999999999999 86401; do
-    expect 2 "^ocellus: --idle-timeout must be an integer in 1\.\.86400 \(got '$bad'\)" \
+    expect 2 "^ocellus: --idle-timeout = \"$bad\" is invalid: allowed 1\.\.86400$" \
         --idle-timeout "$bad" -r "$SMTP"
 done
 for bad in x 0 604801 4294967297; do
-    expect 2 "^ocellus: --active-timeout must be an integer in 1\.\.604800 \(got '$bad'\)" \
+    expect 2 "^ocellus: --active-timeout = \"$bad\" is invalid: allowed 1\.\.604800$" \
         --active-timeout "$bad" -r "$SMTP"
 done
 for bad in 15 0 67108865 1e6 -16; do
-    expect 2 "^ocellus: --max-flows must be an integer in 16\.\.67108864 \(got '$bad'\)" \
+    expect 2 "^ocellus: --max-flows = \"$bad\" is invalid: allowed 16\.\.67108864$" \
         --max-flows "$bad" -r "$SMTP"
 done
 # The bounds themselves are accepted.
@@ -172,22 +172,27 @@ oc_run --idle-timeout 1 --active-timeout 1 -r "$SMTP"
 ok
 
 # --- output ----------------------------------------------------------------------------
-expect 2 "^ocellus: unsupported output scheme 'ipfix'" -o ipfix:127.0.0.1 -r "$SMTP"
-expect 2 "^ocellus: unsupported output 'out.json'" -o out.json -r "$SMTP"
-expect 2 "^ocellus: unsupported output 'json:'" -o json: -r "$SMTP"
-expect 1 "^ocellus: cannot open output $OC_TMP/no/such/dir.json: " \
+for bad in ipfix:127.0.0.1 out.json json: udp://host udp://host:0 tcp://[::1]:99999; do
+    expect 2 "^ocellus: -o = \".*\" is invalid: allowed json:PATH, file:PATH, udp://HOST:PORT, tcp://HOST:PORT" \
+        -o "$bad" -r "$SMTP"
+done
+expect 1 "^ocellus: output json:$OC_TMP/no/such/dir.json: cannot open $OC_TMP/no/such/dir.json: " \
     -o "json:$OC_TMP/no/such/dir.json" -r "$SMTP"
 # A full disk: the error is reported, the summary still printed, exit 1.
 oc_run -o json:/dev/full -r "$SMTP"
 [ "$OC_RC" -eq 1 ] || fail "/dev/full: exit $OC_RC, expected 1"
-grep -q "^ocellus: cannot write to /dev/full: " "$OC_ERR" || fail "/dev/full: $(cat "$OC_ERR")"
+grep -q "^ocellus: warning: output json:/dev/full: write /dev/full: No space left on device" "$OC_ERR" ||
+    fail "/dev/full: $(cat "$OC_ERR")"
+grep -q "^ocellus: output json:/dev/full: 0 records sent, 1 lost, 1 send errors$" "$OC_ERR" ||
+    fail "/dev/full: loss not reported: $(cat "$OC_ERR")"
 grep -q "^ocellus: packets read: 95$" "$OC_ERR" || fail "/dev/full: no summary"
 ok
 # A reader that goes away (EPIPE, not a silent death by SIGPIPE). gnutella gives far more
 # JSON than a pipe buffer holds.
 ("$OCELLUS" -r "$PCAPS/ndpi-gnutella.pcap" 2>"$OC_ERR"; echo $? >"$OC_TMP/rc") | head -c 1 >/dev/null
 [ "$(cat "$OC_TMP/rc")" = 1 ] || fail "closed pipe: exit $(cat "$OC_TMP/rc"), expected 1"
-grep -q "^ocellus: cannot write to standard output: " "$OC_ERR" || fail "closed pipe: $(cat "$OC_ERR")"
+grep -q "^ocellus: warning: output json:-: write standard output: Broken pipe" "$OC_ERR" ||
+    fail "closed pipe: $(cat "$OC_ERR")"
 ok
 # -o json:PATH and the default stdout hold the same records; the counts come from capinfos
 # (MANIFEST), -r - reads a pipe, and several -r files are read in order.
