@@ -19,7 +19,7 @@
 
 G_DEFINE_QUARK(cfg-error-quark, cfg_error)
 
-typedef enum { T_UINT32, T_UINT64, T_BOOL, T_STRING } key_type_t;
+typedef enum { T_UINT32, T_UINT64, T_BOOL, T_STRING, T_TUNNELS } key_type_t;
 
 typedef enum { SEC_CAPTURE, SEC_FLOW, SEC_EXPORT, SEC_DAEMON, SEC_OUTPUT, SEC_N } section_t;
 
@@ -65,6 +65,13 @@ static const key_def_t keys[] = {
     {SEC_FLOW, "max_record_octets", "max-record-octets", T_UINT64, 65535, INT64_MAX, true,
      CFG_OFF(flow.max_record_octets), "OCTETS",
      "cut a record before a direction passes OCTETS, 0 = off (0)"},
+    {SEC_FLOW, "tunnels", "tunnels", T_TUNNELS, 0, 1, false, CFG_OFF(flow.tunnels_outer),
+     "inner|outer", "key tunnelled flows on the inner or the outer IP header (inner)"},
+    {SEC_FLOW, "max_frag_datagrams", "max-frag-datagrams", T_UINT32, 0, UINT32_C(1) << 20, false,
+     CFG_OFF(flow.max_frag_datagrams), "N",
+     "IP datagrams whose fragments are tracked at once, 0 = off (1024)"},
+    {SEC_FLOW, "frag_timeout", "frag-timeout", T_UINT32, 1, 3600, false,
+     CFG_OFF(flow.frag_timeout_s), "S", "how long a datagram's fragments are tracked (30)"},
     {SEC_EXPORT, "observation_domain", "observation-domain", T_UINT32, 0, UINT32_MAX, false,
      CFG_OFF(observation_domain), "ID", "IPFIX observation domain id (1)"},
     {SEC_EXPORT, "template_refresh", "template-refresh", T_UINT32, 1, 86400, false,
@@ -136,6 +143,8 @@ static const char *type_allowed(const key_def_t *k, char *buf, size_t len)
     switch (k->type) {
     case T_BOOL:
         return "true or false";
+    case T_TUNNELS:
+        return "inner or outer";
     case T_STRING:
         return "a non-empty string";
     default:
@@ -239,6 +248,20 @@ static bool set_value(cfg_t *cfg, const key_def_t *k, unsigned out, const char *
             return false;
         }
         memcpy((char *)base + k->offset, &b, sizeof b);
+        return true;
+    }
+    case T_TUNNELS: {
+        bool outer;
+        if (strcmp(value, "inner") == 0)
+            outer = false;
+        else if (strcmp(value, "outer") == 0)
+            outer = true;
+        else {
+            g_set_error(error, CFG_ERROR, CFG_ERROR_VALUE, "%s = \"%s\" is invalid: allowed %s",
+                        where, value, type_allowed(k, allowed, sizeof allowed));
+            return false;
+        }
+        memcpy((char *)base + k->offset, &outer, sizeof outer);
         return true;
     }
     case T_STRING:

@@ -178,6 +178,8 @@ size_t map_json_format(const oc_flow_info_t *in, char *buf, size_t size)
     jb_uint(&b, "flowEndReason", (unsigned)in->end_reason);
     if (in->key.vlan_id != 0)
         jb_uint(&b, "vlanId", in->key.vlan_id);
+    if (in->key.inner_vlan_id != 0)
+        jb_uint(&b, "dot1qCustomerVlanId", in->key.inner_vlan_id);
     if (icmp) {
         const char *fwd = v6 ? "icmpTypeCodeIPv6" : "icmpTypeCodeIPv4";
         const char *rev = v6 ? "reverseIcmpTypeCodeIPv6" : "reverseIcmpTypeCodeIPv4";

@@ -100,6 +100,7 @@ static void test_cfg_errors_name_file_line_key(void **state)
     expect_error("idle_timeout = 5\n", CFG_ERROR_SYNTAX, "t.ini:1: key outside any section", NULL);
     expect_error("[flow]\njust words\n", CFG_ERROR_SYNTAX, "t.ini:2: expected \"key = value\"", NULL);
     expect_error("[flow\n", CFG_ERROR_SYNTAX, "t.ini:1:", "closing ]");
+    expect_error("[flow]\ntunnels = middle\n", CFG_ERROR_VALUE, "t.ini:2:", "inner or outer");
     expect_error("[capture]\npromiscuous = maybe\n", CFG_ERROR_VALUE, "t.ini:2:", "true or false");
     expect_error("[daemon]\nlog = syslog\n", CFG_ERROR_KEY, "t.ini:2: unknown key", "pid_file");
     expect_error("[output x]\nuniflow = true\n", CFG_ERROR_MISSING, "t.ini:1: [output x] has no uri", NULL);
@@ -132,6 +133,9 @@ static void test_cfg_options_override_and_o_replaces(void **state)
     assert_true(load(&c, "[flow]\nidle_timeout = 45\n[output a]\nuri = json:-\n", &err));
     assert_true(cfg_set_option(&c, "idle-timeout", "12", &err));
     assert_int_equal(c.flow.idle_timeout_s, 12);
+    assert_false(c.flow.tunnels_outer);
+    assert_true(cfg_set_option(&c, "tunnels", "outer", &err));
+    assert_true(c.flow.tunnels_outer);
     assert_false(cfg_set_option(&c, "active-timeout", "0", &err));
     assert_non_null(strstr(err->message, "--active-timeout"));
     assert_non_null(strstr(err->message, "1..604800"));
@@ -173,6 +177,9 @@ static void test_cfg_sample_file_documents_every_key(void **state)
     assert_int_equal(c.flow.tcp_linger_s, d.flow.tcp_linger_s);
     assert_int_equal(c.flow.max_flows, d.flow.max_flows);
     assert_int_equal(c.flow.max_record_octets, d.flow.max_record_octets);
+    assert_int_equal(c.flow.tunnels_outer, d.flow.tunnels_outer);
+    assert_int_equal(c.flow.max_frag_datagrams, d.flow.max_frag_datagrams);
+    assert_int_equal(c.flow.frag_timeout_s, d.flow.frag_timeout_s);
     assert_int_equal(c.snaplen, d.snaplen);
     assert_int_equal(c.promiscuous, d.promiscuous);
     assert_int_equal(c.buffer_size_mib, d.buffer_size_mib);
