@@ -1,0 +1,151 @@
+#!/bin/sh
+# The whole path against the real collector: captures -> ocellus -> udp:// -> nfcapd (Debian
+# nfdump 1.7.1, started here on 127.0.0.1) -> nfdump -o json. For every flow record, packets
+# and octets both ways, start and end (ms), TCP flags and VLAN that nfdump shows must equal the
+# JSON record ocellus wrote in the same run (-o json: next to -o udp://). In uniflow mode
+# ([output] uniflow = true) every biflow must arrive as one one-way record per direction.
+# Also file: -> ipfixDump on the generated capture.
+# The captures: a generated one (thousands of TCP/UDP/ICMP flows, IPv4/IPv6, VLANs, every end
+# reason) and three real ones from the shared corpus.
+set -u
+NAME=pcap_nfdump
+fail() { echo "$NAME: FAIL: $*" >&2; exit 1; }
+: "${OCELLUS:?}" "${OCGEN:?}" "${PCAPS:?}" "${PYTHON3:?}" "${top_builddir:?}"
+command -v nfcapd >/dev/null && command -v nfdump >/dev/null ||
+    fail "nfcapd/nfdump not installed (Debian package nfdump)"
+TMP=$(mktemp -d "$top_builddir/tests/integration/$NAME.XXXXXX") || fail "mktemp"
+NFPID=
+cleanup() {
+    [ -n "$NFPID" ] && kill "$NFPID" 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+"$OCGEN" --seed 11 --flows 1500 --out "$TMP/gen.pcap" --truth "$TMP/gen.truth" ||
+    fail "ocgen failed"
+
+free_port() {
+    "$PYTHON3" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_nfcapd() {
+    dir=$1
+    mkdir -p "$dir"
+    PORT=$(free_port) || fail "no free UDP port"
+    nfcapd -b 127.0.0.1 -p "$PORT" -w "$dir" >"$dir.log" 2>&1 &
+    NFPID=$!
+    i=0
+    until grep -q "Bound to" "$dir.log" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && { cat "$dir.log"; fail "nfcapd did not start"; }
+        kill -0 "$NFPID" 2>/dev/null || { cat "$dir.log"; fail "nfcapd exited"; }
+        sleep 0.1
+    done
+}
+
+stop_nfcapd() {
+    dir=$1
+    sleep 0.5 # nfcapd reads its socket asynchronously
+    kill "$NFPID"
+    wait "$NFPID" 2>/dev/null
+    NFPID=
+    grep -q "Sequence Errors: 0," "$dir.log" || { cat "$dir.log"; fail "nfcapd saw sequence errors"; }
+    TZ=UTC nfdump -R "$dir" -o json >"$dir.json" 2>"$dir.err" || { cat "$dir.err"; fail "nfdump failed"; }
+}
+
+# run NAME MODE CAPTURE: ocellus sends CAPTURE to a fresh nfcapd and writes its JSON beside.
+run() {
+    name=$1 mode=$2 cap=$3
+    dir=$TMP/$name
+    start_nfcapd "$dir"
+    uniflow=false
+    [ "$mode" = uniflow ] && uniflow=true
+    cat >"$dir.ini" <<INI
+[output nfcapd]
+uri = udp://127.0.0.1:$PORT
+uniflow = $uniflow
+[output json]
+uri = json:$dir.ours.jsonl
+INI
+    "$OCELLUS" -c "$dir.ini" -r "$cap" >"$dir.out" 2>"$dir.stderr" ||
+        { cat "$dir.stderr"; fail "$name: ocellus failed"; }
+    grep -q "output nfcapd: .* 0 lost, 0 send errors" "$dir.stderr" ||
+        { cat "$dir.stderr"; fail "$name: records lost on the way to nfcapd"; }
+    stop_nfcapd "$dir"
+    "$PYTHON3" - "$mode" "$dir.ours.jsonl" "$dir.json" <<'PY' || fail "$name ($mode): nfdump differs from our JSON"
+import datetime, ipaddress, json, sys
+from collections import Counter
+mode, ours_path, dump_path = sys.argv[1:]
+def flags(v):  # nfdump's flag string: CWR ECE URG ACK PSH RST SYN FIN
+    return "".join(c if v & (0x80 >> i) else "." for i, c in enumerate("CEUAPRSF"))
+def iso(m):
+    t = datetime.datetime.fromtimestamp(m // 1000, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + ".%03d" % (m % 1000)
+want = Counter()
+for line in open(ours_path):
+    r = json.loads(line)
+    v6 = "sourceIPv6Address" in r
+    sa = r["sourceIPv6Address" if v6 else "sourceIPv4Address"]
+    da = r["destinationIPv6Address" if v6 else "destinationIPv4Address"]
+    sp, dp = r.get("sourceTransportPort", 0), r.get("destinationTransportPort", 0)
+    pr, vlan = r["protocolIdentifier"], r.get("vlanId", 0)
+    start, end = r["flowStartMilliseconds"], r["flowEndMilliseconds"]
+    if mode == "biflow":
+        want[(sa, da, sp, dp, pr, vlan, r["packetDeltaCount"], r["octetDeltaCount"],
+              r["reversePacketDeltaCount"], r["reverseOctetDeltaCount"], iso(start), iso(end),
+              flags(r.get("unionTCPFlags", 0)))] += 1
+        continue
+    # Uniflow: each direction with packets is its own record, the reverse one swapped.
+    # Per-direction times are not in our JSON; compare those records without them.
+    if r["packetDeltaCount"]:
+        want[(sa, da, sp, dp, pr, vlan, r["packetDeltaCount"], r["octetDeltaCount"], 0, 0,
+              flags(r.get("unionTCPFlags", 0)))] += 1
+    if r["reversePacketDeltaCount"]:
+        want[(da, sa, dp, sp, pr, vlan, r["reversePacketDeltaCount"], r["reverseOctetDeltaCount"],
+              0, 0, flags(r.get("reverseUnionTCPFlags", 0)))] += 1
+got = Counter()
+for r in json.load(open(dump_path)):
+    if r.get("type") != "FLOW":
+        continue
+    sa = str(ipaddress.ip_address(r.get("src4_addr", r.get("src6_addr"))))
+    da = str(ipaddress.ip_address(r.get("dst4_addr", r.get("dst6_addr"))))
+    k = (sa, da, r.get("src_port", 0), r.get("dst_port", 0), r["proto"], r["src_vlan"], r["in_packets"],
+         r["in_bytes"], r.get("out_packets", 0), r.get("out_bytes", 0))
+    fl = r.get("tcp_flags", "........")
+    k += (r["first"], r["last"], fl) if mode == "biflow" else (fl,)
+    got[k] += 1
+want = Counter({(str(ipaddress.ip_address(k[0])), str(ipaddress.ip_address(k[1]))) + k[2:]: n
+                for k, n in want.items()})
+missing, extra = want - got, got - want
+for k in list(missing)[:10]:
+    print("ours only:  ", k)
+for k in list(extra)[:10]:
+    print("nfdump only:", k)
+print("%s: %d records compared, %d differ" % (mode, sum(want.values()), sum(missing.values()) + sum(extra.values())))
+sys.exit(1 if missing or extra or not want else 0)
+PY
+    echo "$NAME: $name ($mode): nfdump agrees with ocellus' JSON"
+}
+
+# file: -> ipfixDump (libfixbuf's own reader, the strictest check of our messages) must decode
+# one data record per JSON record, in the IPv4 and IPv6 templates (256, 257).
+command -v ipfixDump >/dev/null || fail "ipfixDump not installed (Debian package libfixbuf-tools)"
+"$OCELLUS" -r "$TMP/gen.pcap" -o "file:$TMP/gen.ipfix" -o "json:$TMP/gen.file.jsonl" \
+    >/dev/null 2>"$TMP/file.stderr" || { cat "$TMP/file.stderr"; fail "file: ocellus failed"; }
+ipfixDump --in "$TMP/gen.ipfix" --stats >"$TMP/dump.txt" 2>&1 || { tail "$TMP/dump.txt"; fail "ipfixDump failed"; }
+n_json=$(wc -l <"$TMP/gen.file.jsonl")
+n_v4=$(grep -c '"sourceIPv4Address"' "$TMP/gen.file.jsonl")
+n_v6=$(grep -c '"sourceIPv6Address"' "$TMP/gen.file.jsonl")
+grep -q "Messages, $n_json Data Records, 2 Template Records" "$TMP/dump.txt" ||
+    { tail "$TMP/dump.txt"; fail "ipfixDump did not decode $n_json data records"; }
+grep -Eq "^ *256 \(0x0100\)\| *$n_v4 *$" "$TMP/dump.txt" && grep -Eq "^ *257 \(0x0101\)\| *$n_v6 *$" "$TMP/dump.txt" ||
+    { tail "$TMP/dump.txt"; fail "ipfixDump: expected $n_v4 IPv4 and $n_v6 IPv6 records"; }
+echo "$NAME: file: ipfixDump decodes all $n_json records ($n_v4 IPv4, $n_v6 IPv6)"
+
+run gen biflow "$TMP/gen.pcap"
+run gen-uni uniflow "$TMP/gen.pcap"
+run smtp6vlan biflow "$PCAPS/ndpi-smtp-starttls.pcap"
+run kxun biflow "$PCAPS/ndpi-1kxun.pcap"
+run reddit uniflow "$PCAPS/ndpi42-reddit.pcap"
+echo "$NAME: 6 passed, 0 failed"
