@@ -136,6 +136,8 @@ typedef struct flow_engine {
     oc_config_t cfg;
     uint64_t seed;
     pkt_time_t clock;
+    pkt_time_t next_due;          /* no deadline is earlier than this (expire() fast path) */
+    pkt_time_t idle_us;
     uint64_t next_id;
     flow_list_t lru;              /* activity order, linked through flow_t.lru_* */
     flow_list_t timers[FLOW_TL_N];

@@ -226,6 +226,10 @@ static void flow_cut(flow_engine_t *e, uint32_t idx)
 static void expire(flow_engine_t *e)
 {
     const pkt_time_t now = e->clock;
+    /* next_due is a lower bound of every deadline (see due_at), so most packets stop here
+     * without touching any list head. */
+    if (now < e->next_due)
+        return;
     const pkt_time_t idle = (pkt_time_t)e->cfg.idle_timeout_s * US_PER_S;
     const pkt_time_t active = (pkt_time_t)e->cfg.active_timeout_s * US_PER_S;
     const pkt_time_t linger = (pkt_time_t)e->cfg.tcp_linger_s * US_PER_S;
@@ -244,9 +248,18 @@ static void expire(flow_engine_t *e)
             flow_end(e, ii, (fl[ii].state & FLOW_ST_CLOSED) ? OC_END_TCP : OC_END_IDLE);
         else if (da <= now)
             flow_cut(e, ai);
-        else
+        else {
+            e->next_due = dl < di ? (dl < da ? dl : da) : (di < da ? di : da);
             break;
+        }
     }
+}
+
+/* Records a new deadline so that expire() keeps next_due a lower bound of all of them. */
+static inline void due_at(flow_engine_t *e, pkt_time_t deadline)
+{
+    if (deadline < e->next_due)
+        e->next_due = deadline;
 }
 
 /* ---- packets ------------------------------------------------------------------------ */
@@ -274,6 +287,7 @@ static uint32_t flow_new(flow_engine_t *e, const flow_key_t *key, uint32_t hash,
     f->src_side = (uint8_t)(synack ? pkt_side ^ 1u : pkt_side);
     c->id = ++e->next_id;
     c->record_start = e->clock;
+    due_at(e, e->clock + (pkt_time_t)e->cfg.active_timeout_s * US_PER_S);
     c->rtt[0] = c->rtt[1] = -1;
     c->wscale[0] = c->wscale[1] = -1;
     c->icmp_type_code[0] = c->icmp_type_code[1] = -1;
@@ -296,6 +310,7 @@ static void tcp_close(flow_engine_t *e, uint32_t idx)
     flow_t *f = &e->table.flows[idx];
     f->state |= FLOW_ST_CLOSED;
     e->table.cold[idx].closed_at = e->clock;
+    due_at(e, e->clock + (pkt_time_t)e->cfg.tcp_linger_s * US_PER_S);
     tl_unlink(e, idx);
     tl_push_tail(e, idx, FLOW_TL_LINGER);
 }
@@ -403,6 +418,7 @@ oc_status_t flow_engine_packet(flow_engine_t *e, pkt_time_t ts, const dec_packet
     if (f->timer_list == FLOW_TL_NONE) {
         /* First packet after an active-timeout cut: the next record starts here. */
         e->table.cold[idx].record_start = e->clock;
+        due_at(e, e->clock + (pkt_time_t)e->cfg.active_timeout_s * US_PER_S);
         tl_push_tail(e, idx, FLOW_TL_ACTIVE);
     }
     if (f->packets[dir] == 0) {
@@ -419,6 +435,7 @@ oc_status_t flow_engine_packet(flow_engine_t *e, pkt_time_t ts, const dec_packet
     if (ts > f->last[dir])
         f->last[dir] = ts;
     f->activity = e->clock;
+    due_at(e, e->clock + e->idle_us);
     if (p->l4_payload_len > 0) {
         flow_cold_t *c = &e->table.cold[idx];
         c->l7_packets[dir]++;
@@ -469,6 +486,8 @@ void flow_engine_init(flow_engine_t *e, const oc_config_t *cfg)
     e->cfg = *cfg;
     e->seed = cfg->hash_seed;
     flow_table_init(&e->table, cfg->max_flows);
+    e->next_due = UINT64_MAX;
+    e->idle_us = (pkt_time_t)cfg->idle_timeout_s * US_PER_S;
     e->lru.head = e->lru.tail = FLOW_NONE;
     for (unsigned i = 0; i < FLOW_TL_N; i++)
         e->timers[i].head = e->timers[i].tail = FLOW_NONE;
