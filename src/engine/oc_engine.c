@@ -207,7 +207,7 @@ oc_status_t oc_engine_process(oc_engine_t *engine, uint64_t ts_us, const uint8_t
     uint64_t held_ts;
     dec_packet_t held;
     while (frag_release(&engine->frag, &held_ts, &held)) {
-        if (flow_engine_packet(e, held_ts, &held, NULL) == OC_STATUS_STOPPED)
+        if (flow_engine_packet_held(e, held_ts, &held, NULL) == OC_STATUS_STOPPED)
             rc = OC_STATUS_STOPPED;
     }
     e->last_flow = flow; /* the view stays this packet's flow */

@@ -156,6 +156,10 @@ void flow_engine_clear(flow_engine_t *e);
 /* Accounts one decoded packet with capture time @ts. Fills @info (may be NULL). Per packet. */
 oc_status_t flow_engine_packet(flow_engine_t *e, pkt_time_t ts, const dec_packet_t *pkt,
                                oc_packet_info_t *info);
+/* The same for a fragment that waited for its datagram's first fragment: it is accounted
+ * even after the callback asked to stop, since its packet was already counted as read. */
+oc_status_t flow_engine_packet_held(flow_engine_t *e, pkt_time_t ts, const dec_packet_t *p,
+                                    oc_packet_info_t *info);
 /* Moves the clock to @now if it is newer and ends what is due. */
 oc_status_t flow_engine_advance(flow_engine_t *e, pkt_time_t now);
 /* Ends every flow with OC_END_FORCED. */

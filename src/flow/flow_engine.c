@@ -216,8 +216,12 @@ static void flow_cut(flow_engine_t *e, uint32_t idx)
     memset(c->zero_window, 0, sizeof c->zero_window);
     memset(c->l7_packets, 0, sizeof c->l7_packets);
     memset(c->l7_octets, 0, sizeof c->l7_octets);
-    tl_unlink(e, idx);
-    f->timer_list = FLOW_TL_NONE;
+    /* A closed connection stays on the linger list (an octet-limit cut can hit a trailing
+     * packet): its next record still ends with the linger, not an idle timeout. */
+    if (f->timer_list == FLOW_TL_ACTIVE) {
+        tl_unlink(e, idx);
+        f->timer_list = FLOW_TL_NONE;
+    }
 }
 
 /* Ends whatever is due at e->clock, earliest deadline first, so that a clock jump over
@@ -343,13 +347,14 @@ static void tcp_update(flow_engine_t *e, uint32_t idx, unsigned dir, pkt_time_t 
         if (!(fl & DEC_TCP_ACK)) {
             if (dir == OC_DIRECTION_OUTBOUND && c->syn_ts == 0)
                 c->syn_ts = ts;
-        } else if (dir == OC_DIRECTION_INBOUND && c->synack_ts == 0 && c->syn_ts != 0) {
+        } else if (dir == OC_DIRECTION_INBOUND && c->synack_ts == 0 && c->syn_ts != 0 &&
+                   ts >= c->syn_ts) { /* merged captures can deliver them out of order */
             c->synack_ts = ts;
             c->rtt[OC_DIRECTION_OUTBOUND] = (int64_t)(ts - c->syn_ts);
             f->state |= FLOW_ST_SYNACK_SEEN;
         }
     } else if ((f->state & FLOW_ST_SYNACK_SEEN) && dir == OC_DIRECTION_OUTBOUND &&
-               (fl & DEC_TCP_ACK)) {
+               (fl & DEC_TCP_ACK) && ts >= c->synack_ts) {
         c->rtt[OC_DIRECTION_INBOUND] = (int64_t)(ts - c->synack_ts);
         f->state &= (uint8_t)~FLOW_ST_SYNACK_SEEN;
     }
@@ -386,6 +391,12 @@ oc_status_t flow_engine_packet(flow_engine_t *e, pkt_time_t ts, const dec_packet
 {
     if (e->stopped)
         return OC_STATUS_STOPPED;
+    return flow_engine_packet_held(e, ts, p, info);
+}
+
+oc_status_t flow_engine_packet_held(flow_engine_t *e, pkt_time_t ts, const dec_packet_t *p,
+                                    oc_packet_info_t *info)
+{
     if (ts > e->clock) {
         e->clock = ts;
         expire(e);
@@ -441,7 +452,10 @@ oc_status_t flow_engine_packet(flow_engine_t *e, pkt_time_t ts, const dec_packet
         c->l7_packets[dir]++;
         c->l7_octets[dir] += p->l4_payload_len;
     }
-    if (p->proto == 6) {
+    /* A later fragment repeats its datagram's TCP header only as a copy, and a tiny first
+     * fragment lacks most of it: counting their flags, windows or sequence numbers again
+     * would inflate the segment counters. The packet and its octets still count. */
+    if (p->proto == 6 && p->frag != DEC_FRAG_LATER && !p->frag_tiny) {
         f->flags_union[dir] |= p->tcp_flags;
         tcp_update(e, idx, dir, ts, p);
     }

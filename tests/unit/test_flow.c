@@ -362,6 +362,48 @@ static void test_flow_max_record_octets_cuts_early(void **state)
     assert_null(oc_engine_new(&cfg, NULL, 0));
 }
 
+/* An octet-limit cut during the linger keeps the linger: the rest ends 2 s after the close,
+ * with reason 3, not after an idle timeout. */
+static void test_flow_octet_cut_keeps_linger(void **state)
+{
+    (void)state;
+    oc_config_t cfg;
+    oc_config_init(&cfg);
+    cfg.max_record_octets = 65535;
+    cfg.hash_seed = 5;
+    sink_t sink = {.n = 0};
+    oc_engine_t *e = oc_engine_new(&cfg, NULL, 0);
+    oc_engine_set_termination_cb(e, collect, &sink);
+    uint8_t buf[2048];
+    uint32_t len;
+    uint64_t t = S(100);
+    pb_spec_t d = seg(true, ACK, 1, 1, 1400);
+    for (int i = 0; i < 40; i++) { /* 40 x 1440 octets: one cut at the limit */
+        d.seq = 1 + 1400u * (uint32_t)i;
+        len = pb_build(&d, buf);
+        oc_engine_process(e, t++, buf, len, len, OC_LINK_ETHERNET, NULL);
+    }
+    pb_spec_t close[3] = {seg(true, FIN | ACK, 56001, 1, 0), seg(false, FIN | ACK, 1, 56002, 0),
+                          seg(true, ACK, 56002, 2, 0)};
+    for (int i = 0; i < 3; i++) {
+        len = pb_build(&close[i], buf);
+        oc_engine_process(e, t++, buf, len, len, OC_LINK_ETHERNET, NULL);
+    }
+    int before = sink.n;
+    /* Retransmitted data after the close pushes the outbound octets past the limit again. */
+    for (int i = 0; i < 30; i++) {
+        d.seq = 1 + 1400u * (uint32_t)i;
+        len = pb_build(&d, buf);
+        oc_engine_process(e, t++, buf, len, len, OC_LINK_ETHERNET, NULL);
+    }
+    assert_int_equal(sink.n, before + 1);
+    assert_int_equal(sink.recs[sink.n - 1].end_reason, OC_END_ACTIVE);
+    oc_engine_advance(e, t + S(2));
+    assert_int_equal(sink.n, before + 2);
+    assert_int_equal(sink.recs[sink.n - 1].end_reason, OC_END_TCP);
+    oc_engine_free(e);
+}
+
 static void test_flow_table_full_evicts_least_recent(void **state)
 {
     (void)state;
@@ -597,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_flow_active_timeout_then_idle_no_empty_record),
         cmocka_unit_test(test_flow_table_full_evicts_least_recent),
         cmocka_unit_test(test_flow_max_record_octets_cuts_early),
+        cmocka_unit_test(test_flow_octet_cut_keeps_linger),
         cmocka_unit_test(test_flow_clock_never_runs_backwards),
         cmocka_unit_test(test_flow_icmp_echo_biflow_and_errors_apart),
         cmocka_unit_test(test_flow_retransmission_and_zero_window),
