@@ -67,9 +67,12 @@ typedef struct exp_output_stats {
     uint64_t records_sent;        /* written to the file / socket */
     uint64_t records_queued;      /* waiting now */
     uint64_t records_lost;        /* queue full, send error, undelivered at shutdown */
-    uint64_t records_possibly_lost; /* TCP: written just before the connection died */
+    uint64_t records_possibly_lost; /* tcp://: part of records_sent, written into a connection
+                                       that died (or was closed) before we could tell that
+                                       the collector read them; see exp_tcp.c */
     uint64_t messages_sent;       /* IPFIX messages / datagrams / lines */
-    uint64_t send_errors;
+    uint64_t send_errors;         /* failed sends; tcp://: also connections lost */
+    uint64_t connections;         /* tcp://: connections established */
 } exp_output_stats_t;
 
 typedef struct exp_output exp_output_t;

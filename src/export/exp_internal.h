@@ -1,5 +1,5 @@
 /*
- * What exp_output.c shares with the sinks (exp_ipfix.c, exp_json.c): the output object and
+ * What exp_output.c shares with the sinks (exp_ipfix.c, exp_tcp.c, exp_json.c): the output object and
  * the operations each kind of output implements. Not installed; not for main.c.
  */
 #ifndef OC_EXP_INTERNAL_H
@@ -16,6 +16,11 @@ typedef struct exp_sink_ops {
     void (*flush)(exp_output_t *out);   /* queue drained: send what is buffered */
     void (*reopen)(exp_output_t *out);  /* SIGHUP */
     void (*free)(exp_output_t *out);
+    /* Optional: replaces the generic pop/write/flush loop of the output's thread, for a
+     * sink that must decide itself when to take records out of the queue (tcp:// leaves
+     * them queued while it is disconnected). Returns once the queue is closing and
+     * delivered, or at once on abort; write/flush/reopen are then unused. */
+    void (*run)(exp_output_t *out);
 } exp_sink_ops_t;
 
 struct exp_output {
@@ -34,11 +39,13 @@ struct exp_output {
 
     /* Counters kept by the sinks, under queue.lock (exp_output_account). */
     uint64_t records_sent, records_lost, messages_sent, send_errors;
+    uint64_t records_possibly_lost, connections;   /* tcp:// only */
 
     /* Rate-limited error reports (output thread only). */
     bool failing;
     uint64_t suppressed;      /* errors not logged since last_log_us */
     gint64 last_log_us;       /* monotonic time of the last error logged, 0 = none */
+    gint64 last_ok_log_us;    /* ... of the last "connected again" message */
 };
 
 /* Adds to the output's counters (any thread). */
@@ -50,8 +57,17 @@ void exp_output_account(exp_output_t *out, uint64_t sent, uint64_t lost, uint64_
 void exp_output_failure(exp_output_t *out, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 void exp_output_recovered(exp_output_t *out);
 
+/* A stream output is connected again after a failure: logs it (at most once per minute;
+ * nothing when nothing had failed) and marks success. Output thread only. */
+void exp_output_reconnected(exp_output_t *out, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* tcp://: adds records written but maybe never read by the collector, and connections
+ * established (any thread). */
+void exp_output_account_stream(exp_output_t *out, uint64_t possibly_lost, uint64_t connections);
+
 extern const exp_sink_ops_t exp_json_ops;
 extern const exp_sink_ops_t exp_ipfix_file_ops;
 extern const exp_sink_ops_t exp_ipfix_udp_ops;
+extern const exp_sink_ops_t exp_ipfix_tcp_ops;
 
 #endif /* OC_EXP_INTERNAL_H */

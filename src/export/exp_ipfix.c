@@ -1,7 +1,8 @@
 /*
- * IPFIX outputs: file:PATH and udp://HOST:PORT. libfixbuf encodes (session, templates,
- * sequence numbers, export time) into a memory buffer through fbExporterAllocBuffer(); this
- * file owns the file descriptor or socket and decides when a message is complete.
+ * IPFIX outputs: file:PATH and udp://HOST:PORT (tcp:// is exp_tcp.c, which shares the
+ * set-up below). libfixbuf encodes (session, templates, sequence numbers, export time) into
+ * a memory buffer through fbExporterAllocBuffer(); this file owns the file descriptor or
+ * socket and decides when a message is complete.
  *
  * We do not use libfixbuf's own file and network exporters because of what INTEROP.md
  * records for 2.4.1: UDP datagrams fixed at 1420 bytes with send errors swallowed, and TCP
@@ -25,8 +26,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "export/exp_internal.h"
-#include "map/map_ipfix.h"
+#include "export/exp_ipfix.h"
 
 /* libfixbuf's message buffer length is a uint16_t; files use the largest message. */
 #define EXP_FILE_MSG_SIZE 65535
@@ -202,14 +202,14 @@ static void ipfix_free(exp_output_t *out)
     out->sink = NULL;
 }
 
-/* Mapper, session with both templates, buffer exporter. */
-static bool ipfix_setup(exp_output_t *out, exp_ipfix_t *s, uint16_t msg_size, GError **error)
+bool exp_ipfix_load(exp_output_t *out, fbInfoModel_t **model, map_ipfix_t **map,
+                    GError **error)
 {
     map_ipfix_opts_t opts = { .uniflow = out->cfg.uniflow,
                               .ingress_interface = out->cfg.ingress_interface };
-    s->model = map_ipfix_model_new();
-    s->map = map_ipfix_load(s->model, out->cfg.template_path, &opts, error);
-    if (s->map == NULL) {
+    *model = map_ipfix_model_new();
+    *map = map_ipfix_load(*model, out->cfg.template_path, &opts, error);
+    if (*map == NULL) {
         g_prefix_error(error, "output %s: ", out->name);
         if (error != NULL && *error != NULL) {
             (*error)->domain = EXP_ERROR;
@@ -217,15 +217,21 @@ static bool ipfix_setup(exp_output_t *out, exp_ipfix_t *s, uint16_t msg_size, GE
         }
         return false;
     }
-    fbSession_t *session = fbSessionAlloc(s->model);
+    return true;
+}
+
+fBuf_t *exp_ipfix_fbuf_new(exp_output_t *out, fbInfoModel_t *model, const map_ipfix_t *map,
+                           uint8_t *msg, uint16_t msg_size, GError **error)
+{
+    fbSession_t *session = fbSessionAlloc(model);
     fbSessionSetDomain(session, out->cfg.observation_domain);
     for (int f = 0; f < MAP_IPFIX_N_FAMILY; f++) {
         uint16_t tid = f == MAP_IPFIX_V6 ? MAP_IPFIX_TID_V6 : MAP_IPFIX_TID_V4;
-        fbTemplate_t *t = map_ipfix_template_new(s->map, (map_ipfix_family_t)f, error);
+        fbTemplate_t *t = map_ipfix_template_new(map, (map_ipfix_family_t)f, error);
         if (t == NULL) {
             fbSessionFree(session);
             g_prefix_error(error, "output %s: ", out->name);
-            return false;
+            return NULL;
         }
         GError *err = NULL;
         if (!fbSessionAddTemplate(session, TRUE, tid, t, &err)) {
@@ -238,14 +244,25 @@ static bool ipfix_setup(exp_output_t *out, exp_ipfix_t *s, uint16_t msg_size, GE
                         out->name, tid, err->message);
             g_error_free(err);
             fbSessionFree(session);
-            return false;
+            return NULL;
         }
     }
+    fBuf_t *fbuf = fBufAllocForExport(session, fbExporterAllocBuffer(msg, msg_size));
+    fBufSetAutomaticMode(fbuf, FALSE);
+    return fbuf;
+}
+
+/* Mapper, session with both templates, buffer exporter. */
+static bool ipfix_setup(exp_output_t *out, exp_ipfix_t *s, uint16_t msg_size, GError **error)
+{
+    if (!exp_ipfix_load(out, &s->model, &s->map, error))
+        return false;
     s->msg_size = msg_size;
     s->msg = g_malloc(msg_size);
     s->rec = g_malloc0(2 * MAP_IPFIX_MAX_RECORD);
-    s->fbuf = fBufAllocForExport(session, fbExporterAllocBuffer(s->msg, msg_size));
-    fBufSetAutomaticMode(s->fbuf, FALSE);
+    s->fbuf = exp_ipfix_fbuf_new(out, s->model, s->map, s->msg, msg_size, error);
+    if (s->fbuf == NULL)
+        return false;
     s->templates_due = true;
     return true;
 }

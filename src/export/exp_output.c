@@ -1,7 +1,9 @@
 /*
  * The output object behind exp.h: parses the URI, checks the settings, starts one thread
  * per output that drains the output's bounded ring (exp_queue.c) into its sink (JSON lines,
- * IPFIX file, IPFIX over UDP), and stops it with a time limit at shutdown.
+ * IPFIX file, IPFIX over UDP or TCP), and stops it with a time limit at shutdown. The TCP
+ * sink runs its own loop (exp_tcp.c) because it must leave records in the ring while it is
+ * disconnected.
  *
  * The capture thread only ever copies a record into the ring (exp_output_submit), so a slow
  * disk or an absent collector costs records (counted), never capture time. The sink sees
@@ -40,6 +42,14 @@ void exp_output_account(exp_output_t *out, uint64_t sent, uint64_t lost, uint64_
     g_mutex_unlock(&out->queue.lock);
 }
 
+void exp_output_account_stream(exp_output_t *out, uint64_t possibly_lost, uint64_t connections)
+{
+    g_mutex_lock(&out->queue.lock);
+    out->records_possibly_lost += possibly_lost;
+    out->connections += connections;
+    g_mutex_unlock(&out->queue.lock);
+}
+
 void exp_output_failure(exp_output_t *out, const char *fmt, ...)
 {
     gint64 now = g_get_monotonic_time();
@@ -66,6 +76,23 @@ void exp_output_recovered(exp_output_t *out)
     /* Silent: a UDP socket alternates errors and successes while a collector is down
      * (ICMP errors come back on the next send), and the counters say the rest. */
     out->failing = false;
+}
+
+void exp_output_reconnected(exp_output_t *out, const char *fmt, ...)
+{
+    if (!out->failing)
+        return;
+    out->failing = false;
+    gint64 now = g_get_monotonic_time();
+    /* A collector that keeps restarting must not flood the log either. */
+    if (out->last_ok_log_us != 0 && now - out->last_ok_log_us < EXP_LOG_INTERVAL_US)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_message("output %s: %s", out->name, msg);
+    out->last_ok_log_us = now;
 }
 
 /* Splits HOST:PORT ([HOST]:PORT for IPv6). */
@@ -119,9 +146,8 @@ static bool parse_uri(exp_output_t *out, GError **error)
         return parse_host_port(out, u + 6, error);
     } else if (g_str_has_prefix(u, "tcp://")) {
         out->kind = EXP_KIND_TCP;
-        g_set_error(error, EXP_ERROR, EXP_ERROR_URI,
-                    "output %s: tcp:// is not implemented yet (use udp:// or file:)", u);
-        return false;
+        out->ops = &exp_ipfix_tcp_ops;
+        return parse_host_port(out, u + 6, error);
     } else {
         g_set_error(error, EXP_ERROR, EXP_ERROR_URI,
                     "unsupported output '%s' (expected json:PATH, file:PATH, udp://HOST:PORT "
@@ -168,9 +194,10 @@ static bool check_cfg(const exp_output_t *out, GError **error)
     return true;
 }
 
-static gpointer output_thread(gpointer data)
+/* The loop of every sink without its own: pop a batch, write it, flush when the ring ran
+ * empty, stop once closing and drained (or at once on abort). */
+static void generic_loop(exp_output_t *out)
 {
-    exp_output_t *out = data;
     oc_flow_info_t *batch = g_new(oc_flow_info_t, EXP_BATCH);
     for (;;) {
         exp_queue_state_t st;
@@ -189,6 +216,15 @@ static gpointer output_thread(gpointer data)
     }
     g_free(batch);
     out->ops->flush(out);
+}
+
+static gpointer output_thread(gpointer data)
+{
+    exp_output_t *out = data;
+    if (out->ops->run != NULL)
+        out->ops->run(out);
+    else
+        generic_loop(out);
     g_mutex_lock(&out->queue.lock);
     out->done = true;
     g_cond_broadcast(&out->done_cond);
@@ -250,7 +286,8 @@ void exp_output_get_stats(exp_output_t *out, exp_output_stats_t *stats)
     stats->records_queued = out->queue.count;
     stats->records_sent = out->records_sent;
     stats->records_lost = out->queue.lost + out->records_lost;
-    stats->records_possibly_lost = 0;
+    stats->records_possibly_lost = out->records_possibly_lost;
+    stats->connections = out->connections;
     stats->messages_sent = out->messages_sent;
     stats->send_errors = out->send_errors;
     g_mutex_unlock(&out->queue.lock);
@@ -296,6 +333,10 @@ bool exp_output_close_stats(exp_output_t *out, uint32_t timeout_ms, exp_output_s
     if (st.records_lost > 0)
         g_warning("output %s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
                   " records lost", out->name, st.records_lost, st.records_in);
+    if (st.records_possibly_lost > 0)
+        g_warning("output %s: %" G_GUINT64_FORMAT " records sent over connections that "
+                  "ended before the collector was known to have read them (possibly lost)",
+                  out->name, st.records_possibly_lost);
     if (stats != NULL)
         *stats = st;
     output_free(out);

@@ -71,6 +71,22 @@ size_t exp_queue_pop(exp_queue_t *q, oc_flow_info_t *dst, size_t max, gint64 dea
     return n;
 }
 
+void exp_queue_sleep(exp_queue_t *q, gint64 deadline_us, bool wake_on_closing,
+                     exp_queue_state_t *state)
+{
+    g_mutex_lock(&q->lock);
+    while (!q->abort && !q->request && !(wake_on_closing && q->closing)) {
+        if (!g_cond_wait_until(&q->wake, &q->lock, deadline_us))
+            break;
+    }
+    state->empty = q->count == 0;
+    state->closing = q->closing;
+    state->abort = q->abort;
+    state->request = q->request;
+    q->request = false;
+    g_mutex_unlock(&q->lock);
+}
+
 static void set_flag(exp_queue_t *q, bool *flag)
 {
     g_mutex_lock(&q->lock);

@@ -49,6 +49,13 @@ typedef struct exp_queue_state {
 size_t exp_queue_pop(exp_queue_t *q, oc_flow_info_t *dst, size_t max, gint64 deadline_us,
                      exp_queue_state_t *state);
 
+/* Waits until @deadline_us without taking records: returns early on abort, on a request,
+ * and on closing if @wake_on_closing. Fills @state like exp_queue_pop() (clearing a
+ * request); a deadline in the past only reads the flags. For a consumer that cannot take
+ * records now (tcp:// while disconnected) so that they wait, and overflow, in the ring. */
+void exp_queue_sleep(exp_queue_t *q, gint64 deadline_us, bool wake_on_closing,
+                     exp_queue_state_t *state);
+
 /* Sets a flag and wakes the consumer (under the lock). */
 void exp_queue_set_closing(exp_queue_t *q);
 void exp_queue_set_abort(exp_queue_t *q);

@@ -1,14 +1,16 @@
 /*
  * Unit tests of src/export: the bounded ring (a full ring counts losses and never waits),
- * URI and setting errors, and the UDP and JSON outputs end to end on this host. UDP
- * datagrams are received on a socket of the test and parsed by hand from RFC 7011's message
- * and set headers (not with our encoder), so sizes, set ids, sequence numbers, export time
- * and the observation domain are checked independently.
+ * URI and setting errors, and the UDP, TCP and JSON outputs end to end on this host. UDP
+ * datagrams and TCP streams are received on sockets of the test and parsed by hand from
+ * RFC 7011's message, set and template record headers (not with our encoder), so sizes, set
+ * ids, sequence numbers, export time, the observation domain and, over TCP, which records
+ * went over which connection are checked independently.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,7 +109,9 @@ static void test_output_errors(void **state)
     cfg.queue_records = 16;
     static const struct { const char *uri; int code; const char *msg; } cases[] = {
         { "bogus:x", EXP_ERROR_URI, "unsupported output 'bogus:x'" },
-        { "tcp://127.0.0.1:4739", EXP_ERROR_URI, "not implemented yet" },
+        { "tcp://127.0.0.1", EXP_ERROR_URI, "HOST:PORT" },
+        { "tcp://127.0.0.1:x", EXP_ERROR_URI, "not a port number" },
+        { "tcp://no-such-host.invalid:4739", EXP_ERROR_OPEN, "cannot resolve" },
         { "udp://127.0.0.1", EXP_ERROR_URI, "HOST:PORT" },
         { "udp://127.0.0.1:0", EXP_ERROR_URI, "not a port number" },
         { "udp://127.0.0.1:70000", EXP_ERROR_URI, "not a port number" },
@@ -317,6 +321,307 @@ static void test_udp_send_errors_counted(void **state)
     assert_int_equal(st.records_sent + st.records_lost, 3);
 }
 
+/* --- TCP end to end --------------------------------------------------------------------- */
+
+/* What one TCP stream held, parsed from RFC 7011 headers without libfixbuf. */
+typedef struct {
+    const char *error;       /* first problem found, NULL = none */
+    size_t messages, records;
+    uint16_t first_set;      /* set id of the stream's first set */
+    uint32_t domain;
+    uint16_t ports[256];     /* sourceTransportPort of each data record, in order */
+    size_t used;             /* bytes of whole messages */
+} tcp_stream_t;
+
+/* Parses the whole messages in @buf: message lengths, sequence numbers (data records sent
+ * before each message on this stream), template records (to learn each template's record
+ * length and where sourceTransportPort, IE 7, sits) and data sets. */
+static void parse_stream(const uint8_t *buf, size_t len, tcp_stream_t *st)
+{
+    struct { uint16_t id, reclen, port_off; } tmpl[8];
+    size_t n_tmpl = 0;
+    memset(st, 0, sizeof *st);
+    size_t off = 0;
+    while (len - off >= 16 && st->error == NULL) {
+        const uint8_t *m = buf + off;
+        size_t mlen = rd16(m + 2);
+        if (rd16(m) != 10 || mlen < 16) {
+            st->error = "bad message header";
+            break;
+        }
+        if (len - off < mlen)
+            break;
+        if (rd32(m + 8) != (uint32_t)st->records)
+            st->error = "sequence number is not the count of earlier data records";
+        if (st->messages == 0) {
+            st->first_set = mlen >= 20 ? rd16(m + 16) : 0;
+            st->domain = rd32(m + 12);
+        }
+        st->messages++;
+        for (size_t so = 16; so + 4 <= mlen && st->error == NULL;) {
+            uint16_t sid = rd16(m + so), slen = rd16(m + so + 2);
+            if (slen < 4 || so + slen > mlen) {
+                st->error = "bad set length";
+                break;
+            }
+            if (sid == 2) {
+                for (size_t t = so + 4; t + 4 <= so + slen && n_tmpl < 8;) {
+                    uint16_t tid = rd16(m + t), nf = rd16(m + t + 2);
+                    size_t p = t + 4;
+                    uint16_t reclen = 0, port_off = 0xffff;
+                    for (uint16_t f = 0; f < nf; f++) {
+                        uint16_t ie = rd16(m + p), flen = rd16(m + p + 2);
+                        p += (ie & 0x8000) ? 8 : 4;
+                        if (ie == 7)
+                            port_off = reclen;
+                        reclen = (uint16_t)(reclen + flen);
+                    }
+                    tmpl[n_tmpl].id = tid;
+                    tmpl[n_tmpl].reclen = reclen;
+                    tmpl[n_tmpl++].port_off = port_off;
+                    t = p;
+                }
+            } else if (sid >= 256) {
+                size_t k = 0;
+                while (k < n_tmpl && tmpl[k].id != sid)
+                    k++;
+                if (k == n_tmpl || tmpl[k].reclen == 0 || tmpl[k].port_off == 0xffff) {
+                    st->error = "data set before its template";
+                    break;
+                }
+                for (size_t r = so + 4; r + tmpl[k].reclen <= so + slen; r += tmpl[k].reclen) {
+                    if (st->records < G_N_ELEMENTS(st->ports))
+                        st->ports[st->records] = rd16(m + r + tmpl[k].port_off);
+                    st->records++;
+                }
+            }
+            so += slen;
+        }
+        off += mlen;
+    }
+    st->used = off;
+}
+
+/* A collector of the test: accepts up to 4 connections one after the other and keeps
+ * their bytes; optionally closes the first once it holds close_first_after records. */
+typedef struct {
+    int lfd;
+    int n_conns;
+    size_t close_first_after;
+    GByteArray *data[4];
+    gint first_closed;
+} tcp_reader_t;
+
+static gpointer tcp_reader_thread(gpointer p)
+{
+    tcp_reader_t *r = p;
+    for (int c = 0; c < r->n_conns; c++) {
+        struct pollfd lp = { .fd = r->lfd, .events = POLLIN };
+        if (poll(&lp, 1, 10000) != 1)
+            break;
+        int fd = accept(r->lfd, NULL, NULL);
+        if (fd < 0)
+            break;
+        r->data[c] = g_byte_array_new();
+        gint64 deadline = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;
+        for (;;) {
+            if (c == 0 && r->close_first_after > 0) {
+                tcp_stream_t st;
+                parse_stream(r->data[0]->data, r->data[0]->len, &st);
+                if (st.records >= r->close_first_after && st.used == r->data[0]->len)
+                    break;
+            }
+            struct pollfd q = { .fd = fd, .events = POLLIN };
+            if (poll(&q, 1, 100) <= 0) {
+                if (g_get_monotonic_time() > deadline)
+                    break;
+                continue;
+            }
+            uint8_t buf[4096];
+            ssize_t n = recv(fd, buf, sizeof buf, 0);
+            if (n <= 0)
+                break;
+            g_byte_array_append(r->data[c], buf, (guint)n);
+        }
+        close(fd);
+        if (c == 0)
+            g_atomic_int_set(&r->first_closed, 1);
+    }
+    return NULL;
+}
+
+/* A TCP socket bound to a free 127.0.0.1 port, not listening yet (connects are refused). */
+static int tcp_bound(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static exp_output_t *tcp_output(uint16_t port, uint32_t queue)
+{
+    g_autofree char *uri = g_strdup_printf("tcp://127.0.0.1:%u", port);
+    exp_output_cfg_t cfg;
+    exp_output_cfg_init(&cfg);
+    cfg.uri = uri;
+    cfg.queue_records = queue;
+    cfg.observation_domain = 9;
+    GError *err = NULL;
+    exp_output_t *out = exp_output_new(&cfg, &err);
+    if (out == NULL)
+        fail_msg("%s", err->message);
+    return out;
+}
+
+static void submit_range(exp_output_t *out, uint64_t from, uint64_t to)
+{
+    for (uint64_t i = from; i < to; i++) {
+        oc_flow_info_t f;
+        make_flow(&f, i);
+        assert_true(exp_output_submit(out, &f));
+    }
+}
+
+/* Checks a received stream: templates first, sequence numbers, and that it holds exactly
+ * the flows from..to-1 in order (make_flow: source port 1000 + id). */
+static void expect_stream(GByteArray *data, uint64_t from, uint64_t to)
+{
+    assert_non_null(data);
+    tcp_stream_t st;
+    parse_stream(data->data, data->len, &st);
+    if (st.error != NULL)
+        fail_msg("stream: %s", st.error);
+    assert_int_equal(st.used, data->len);       /* ends at a message boundary */
+    assert_int_equal(st.first_set, 2);          /* template set first on every connection */
+    assert_int_equal(st.domain, 9);
+    assert_int_equal(st.records, to - from);
+    for (uint64_t i = from; i < to; i++)
+        assert_int_equal(st.ports[i - from], 1000 + i);
+}
+
+static void test_tcp_stream(void **state)
+{
+    (void)state;
+    uint16_t port;
+    tcp_reader_t r = { .lfd = tcp_bound(&port), .n_conns = 1 };
+    assert_int_equal(listen(r.lfd, 4), 0);
+    GThread *th = g_thread_new("reader", tcp_reader_thread, &r);
+    exp_output_t *out = tcp_output(port, 256);
+    submit_range(out, 0, 200);
+    exp_output_stats_t st;
+    /* the reader closes its end after our FIN: delivery is confirmed, nothing possibly lost */
+    assert_true(exp_output_close_stats(out, 5000, &st));
+    g_thread_join(th);
+    close(r.lfd);
+    assert_int_equal(st.records_in, 200);
+    assert_int_equal(st.records_sent, 200);
+    assert_int_equal(st.records_lost, 0);
+    assert_int_equal(st.records_possibly_lost, 0);
+    assert_int_equal(st.connections, 1);
+    assert_int_equal(st.send_errors, 0);
+    expect_stream(r.data[0], 0, 200);
+    tcp_stream_t ps;
+    parse_stream(r.data[0]->data, r.data[0]->len, &ps);
+    assert_int_equal(st.messages_sent, ps.messages);
+    g_byte_array_unref(r.data[0]);
+}
+
+/* The collector closes the connection: noticed before the next message, a new connection
+ * starts with templates and sequence number 0, and nothing goes twice. */
+static void test_tcp_reconnect(void **state)
+{
+    (void)state;
+    uint16_t port;
+    tcp_reader_t r = { .lfd = tcp_bound(&port), .n_conns = 2, .close_first_after = 20 };
+    assert_int_equal(listen(r.lfd, 4), 0);
+    GThread *th = g_thread_new("reader", tcp_reader_thread, &r);
+    exp_output_t *out = tcp_output(port, 256);
+    submit_range(out, 0, 20);
+    for (int i = 0; i < 100 && !g_atomic_int_get(&r.first_closed); i++)
+        g_usleep(50000);
+    assert_true(g_atomic_int_get(&r.first_closed));
+    g_usleep(200000);
+    submit_range(out, 20, 40);
+    exp_output_stats_t st;
+    assert_true(exp_output_close_stats(out, 10000, &st));
+    g_thread_join(th);
+    close(r.lfd);
+    expect_stream(r.data[0], 0, 20);
+    expect_stream(r.data[1], 20, 40);
+    assert_int_equal(st.records_sent, 40);
+    assert_int_equal(st.records_lost, 0);
+    assert_int_equal(st.records_possibly_lost, 0); /* closed cleanly after reading all */
+    assert_int_equal(st.connections, 2);
+    assert_int_equal(st.send_errors, 1);           /* the lost connection */
+    g_byte_array_unref(r.data[0]);
+    g_byte_array_unref(r.data[1]);
+}
+
+/* No collector yet: records wait in the queue (a full queue refuses at once, counted),
+ * and go out once the collector listens; the capture side never waits. */
+static void test_tcp_collector_down(void **state)
+{
+    (void)state;
+    uint16_t port;
+    tcp_reader_t r = { .lfd = tcp_bound(&port), .n_conns = 1 };
+    exp_output_t *out = tcp_output(port, 16);
+    g_usleep(100000); /* a refused attempt or two */
+    gint64 t0 = g_get_monotonic_time();
+    for (uint64_t i = 0; i < 20; i++) {
+        oc_flow_info_t f;
+        make_flow(&f, i);
+        assert_int_equal(exp_output_submit(out, &f), i < 16);
+    }
+    assert_true(g_get_monotonic_time() - t0 < 100000);
+    exp_output_stats_t st;
+    exp_output_get_stats(out, &st);
+    assert_int_equal(st.records_queued, 16);
+    assert_int_equal(st.records_lost, 4);
+    assert_int_equal(st.records_sent, 0);
+    assert_int_equal(st.connections, 0);
+    assert_int_equal(listen(r.lfd, 4), 0);
+    GThread *th = g_thread_new("reader", tcp_reader_thread, &r);
+    assert_false(exp_output_close_stats(out, 10000, &st)); /* 4 were lost */
+    g_thread_join(th);
+    close(r.lfd);
+    assert_int_equal(st.records_in, 20);
+    assert_int_equal(st.records_sent, 16);
+    assert_int_equal(st.records_lost, 4);
+    assert_int_equal(st.records_possibly_lost, 0);
+    assert_int_equal(st.connections, 1);
+    expect_stream(r.data[0], 0, 16);
+    g_byte_array_unref(r.data[0]);
+}
+
+/* A collector that accepts but never reads: close gives up at its timeout, and what was
+ * written counts as possibly lost (its TCP acknowledged it, nobody read it). */
+static void test_tcp_unread_possibly_lost(void **state)
+{
+    (void)state;
+    uint16_t port;
+    int lfd = tcp_bound(&port);
+    assert_int_equal(listen(lfd, 4), 0); /* the kernel completes the handshake; no accept */
+    exp_output_t *out = tcp_output(port, 256);
+    submit_range(out, 0, 50);
+    gint64 t0 = g_get_monotonic_time();
+    exp_output_stats_t st;
+    exp_output_close_stats(out, 300, &st);
+    gint64 took = g_get_monotonic_time() - t0;
+    close(lfd);
+    assert_true(took < 300000 + 500000);
+    assert_int_equal(st.records_in, 50);
+    assert_int_equal(st.records_sent + st.records_lost, 50);
+    assert_true(st.records_sent > 0);
+    assert_int_equal(st.records_possibly_lost, st.records_sent);
+}
+
 /* --- JSON ------------------------------------------------------------------------------- */
 
 static void test_json_file(void **state)
@@ -359,6 +664,10 @@ int main(void)
         cmocka_unit_test(test_udp_messages),
         cmocka_unit_test(test_udp_template_refresh),
         cmocka_unit_test(test_udp_send_errors_counted),
+        cmocka_unit_test(test_tcp_stream),
+        cmocka_unit_test(test_tcp_reconnect),
+        cmocka_unit_test(test_tcp_collector_down),
+        cmocka_unit_test(test_tcp_unread_possibly_lost),
         cmocka_unit_test(test_json_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
