@@ -1,9 +1,14 @@
 /*
  * The ocellus command: reads packets from capture files or a live interface, feeds them to
- * one flow engine and writes every finished flow record as a JSON line. This file is wiring
- * only (options, the read loop, signals, the end-of-run summary); the logic lives in the
- * capture module, the engine and the JSON mapper, which have their own tests. The command's
- * error and summary lines are an interface: tests/integration parses them.
+ * one flow engine and hands every finished flow record to its outputs (JSON lines, IPFIX
+ * files, UDP or TCP collectors). This file is wiring only (options, the read loop, signals,
+ * logging, periodic statistics, the end-of-run summary); the logic lives in the capture,
+ * config and export modules and the engine, which have their own tests. The command's error,
+ * statistics and summary lines are an interface: tests/integration parses them.
+ *
+ * Signal handlers only set flags (and break out of pcap_dispatch, which libpcap allows from a
+ * handler); the read loops act on them between batches, so nothing that takes a lock or
+ * allocates ever runs in a handler.
  */
 #include "config.h"
 
@@ -14,9 +19,11 @@
 #include <locale.h>
 #include <net/if.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,25 +42,71 @@ enum { BATCH_PACKETS = 4096, LIVE_POLL_MS = 1000 };
 
 #define PROGRESS_INTERVAL_US 500000
 
-/* Set by the signal handler; the main loop checks it after every batch. */
-static volatile sig_atomic_t stop_requested;
+/* Set by the signal handlers; the read loops check them after every batch. */
+static volatile sig_atomic_t stop_requested;   /* SIGINT, SIGTERM */
+static volatile sig_atomic_t reopen_requested; /* SIGHUP */
+static volatile sig_atomic_t stats_requested;  /* SIGUSR1 */
 /* The capture being read, so the handler can break out of pcap_dispatch(). */
 static cap_t *volatile current_cap;
+
+/* Log lines go to syslog instead of standard error. Set once, before any output thread
+ * starts, and only read afterwards (output threads log through log_writer). */
+static bool log_to_syslog;
 
 typedef struct run {
     oc_engine_t *engine;
     exp_output_t *outs[CFG_MAX_OUTPUTS];
     unsigned n_outs;
     bool engine_stopped;      /* the callback asked the engine to stop */
+    uint32_t stats_interval_s; /* 0 = no periodic statistics line */
+    uint64_t next_stats_us;   /* CLOCK_MONOTONIC time of the next statistics line */
 } run_t;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
-    cap_t *cap = current_cap;
-    if (cap != NULL)
-        cap_break(cap);
+    switch (sig) {
+    case SIGHUP:
+        reopen_requested = 1;
+        break;
+    case SIGUSR1:
+        stats_requested = 1;
+        break;
+    default: {
+        stop_requested = 1;
+        /* pcap_breakloop() is documented as safe in a signal handler: it sets a flag (and
+         * on Linux writes an eventfd). A blocked poll() returns EINTR by itself. */
+        cap_t *cap = current_cap;
+        if (cap != NULL)
+            cap_break(cap);
+        break;
+    }
+    }
+}
+
+/* One log line: "ocellus: TAGMSG" on standard error, or MSG at @priority in syslog (the
+ * priority says what the tag would). Thread-safe: stdio and syslog lock per call. */
+static void log_emit(int priority, const char *tag, const char *msg)
+{
+    if (log_to_syslog)
+        syslog(priority, "%s", msg);
+    else
+        fprintf(stderr, "ocellus: %s%s\n", tag, msg);
+}
+
+/* The daemon's own lines (errors, summary, statistics) through the configured log. */
+G_GNUC_PRINTF(2, 3) static void log_line(int priority, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    log_emit(priority, "", msg);
+}
+
+static void log_open(void)
+{
+    /* An operator running ocellus by hand with log = syslog still sees the lines. */
+    openlog("ocellus", LOG_PID | (isatty(STDERR_FILENO) == 1 ? LOG_PERROR : 0), LOG_DAEMON);
 }
 
 static uint64_t clock_us(clockid_t id)
@@ -137,43 +190,122 @@ static void print_progress(const cap_t *cap, oc_engine_t *engine)
                 cap_name(cap), st.packets, st.flows_active);
 }
 
+/* "N (cause N, ...)" or "N (none)": packets skipped in total and per non-zero cause. */
+static void append_skipped(GString *s, const oc_engine_stats_t *st)
+{
+    uint64_t skipped = 0;
+    for (int i = 1; i < OC_SKIP_N; i++)
+        skipped += st->packets_skipped[i];
+    g_string_append_printf(s, "%" PRIu64 " (", skipped);
+    if (skipped == 0)
+        g_string_append(s, "none");
+    const char *sep = "";
+    for (int i = 1; i < OC_SKIP_N && skipped > 0; i++) {
+        if (st->packets_skipped[i] == 0)
+            continue;
+        g_string_append_printf(s, "%s%s %" PRIu64, sep, oc_skip_name((oc_skip_t)i),
+                               st->packets_skipped[i]);
+        sep = ", ";
+    }
+    g_string_append_c(s, ')');
+}
+
+/* "N records (idle N, active N, tcp N, forced N, resources N)". */
+static void append_records(GString *s, const oc_engine_stats_t *st)
+{
+    uint64_t records = 0;
+    for (int r = OC_END_IDLE; r <= OC_END_RESOURCES; r++)
+        records += st->records_ended[r];
+    g_string_append_printf(s, "%" PRIu64 " records (idle %" PRIu64 ", active %" PRIu64
+                              ", tcp %" PRIu64 ", forced %" PRIu64 ", resources %" PRIu64 ")",
+                           records, st->records_ended[OC_END_IDLE],
+                           st->records_ended[OC_END_ACTIVE], st->records_ended[OC_END_TCP],
+                           st->records_ended[OC_END_FORCED], st->records_ended[OC_END_RESOURCES]);
+}
+
 static void print_summary(oc_engine_t *engine, uint64_t elapsed_us)
 {
     oc_engine_stats_t st;
     oc_engine_get_stats(engine, &st);
 
-    uint64_t skipped = 0;
-    for (int i = 1; i < OC_SKIP_N; i++)
-        skipped += st.packets_skipped[i];
-    fprintf(stderr, "ocellus: packets read: %" PRIu64 "\n", st.packets);
-    fprintf(stderr, "ocellus: packets attributed: %" PRIu64 "\n", st.packets_attributed);
-    fprintf(stderr, "ocellus: packets skipped: %" PRIu64 " (", skipped);
-    if (skipped == 0) {
-        fputs("none", stderr);
-    } else {
-        const char *sep = "";
-        for (int i = 1; i < OC_SKIP_N; i++) {
-            if (st.packets_skipped[i] == 0)
-                continue;
-            fprintf(stderr, "%s%s %" PRIu64, sep, oc_skip_name((oc_skip_t)i),
-                    st.packets_skipped[i]);
-            sep = ", ";
-        }
-    }
-    fputs(")\n", stderr);
-
-    uint64_t records = 0;
-    for (int r = OC_END_IDLE; r <= OC_END_RESOURCES; r++)
-        records += st.records_ended[r];
-    fprintf(stderr, "ocellus: flows: %" PRIu64 " created, %" PRIu64 " records (idle %" PRIu64
-                    ", active %" PRIu64 ", tcp %" PRIu64 ", forced %" PRIu64 ", resources %"
-                    PRIu64 ")\n", st.flows_created, records, st.records_ended[OC_END_IDLE],
-            st.records_ended[OC_END_ACTIVE], st.records_ended[OC_END_TCP],
-            st.records_ended[OC_END_FORCED], st.records_ended[OC_END_RESOURCES]);
+    log_line(LOG_INFO, "packets read: %" PRIu64, st.packets);
+    log_line(LOG_INFO, "packets attributed: %" PRIu64, st.packets_attributed);
+    g_autoptr(GString) line = g_string_new("packets skipped: ");
+    append_skipped(line, &st);
+    log_line(LOG_INFO, "%s", line->str);
+    g_string_printf(line, "flows: %" PRIu64 " created, ", st.flows_created);
+    append_records(line, &st);
+    log_line(LOG_INFO, "%s", line->str);
 
     double secs = (double)elapsed_us / 1e6;
     uint64_t rate = elapsed_us > 0 ? (uint64_t)((double)st.packets / secs) : 0;
-    fprintf(stderr, "ocellus: elapsed: %.3f s, %" PRIu64 " packets/s\n", secs, rate);
+    log_line(LOG_INFO, "elapsed: %.3f s, %" PRIu64 " packets/s", secs, rate);
+}
+
+/*
+ * The statistics line (every stats_interval seconds and on SIGUSR1): engine counters, the
+ * kernel's counters of a live capture, and each output's delivery counters. One line, so a
+ * log reader sees a consistent snapshot of one moment.
+ */
+static void log_stats(run_t *run, cap_t *cap)
+{
+    oc_engine_stats_t st;
+    oc_engine_get_stats(run->engine, &st);
+    g_autoptr(GString) s = g_string_new(NULL);
+    g_string_printf(s, "stats: packets %" PRIu64, st.packets);
+    uint64_t received, dropped;
+    if (cap != NULL && cap_kernel_stats(cap, &received, &dropped))
+        g_string_append_printf(s, ", kernel received %" PRIu64 " dropped %" PRIu64, received,
+                               dropped);
+    g_string_append(s, ", skipped ");
+    append_skipped(s, &st);
+    g_string_append_printf(s, ", flows active %" PRIu64 " created %" PRIu64 ", ",
+                           st.flows_active, st.flows_created);
+    append_records(s, &st);
+    for (unsigned i = 0; i < run->n_outs; i++) {
+        exp_output_stats_t os;
+        exp_output_get_stats(run->outs[i], &os);
+        g_string_append_printf(s, "; output %s: sent %" PRIu64 ", queued %" PRIu64
+                                  ", lost %" PRIu64 ", possibly lost %" PRIu64,
+                               exp_output_name(run->outs[i]), os.records_sent,
+                               os.records_queued, os.records_lost, os.records_possibly_lost);
+    }
+    log_line(LOG_INFO, "%s", s->str);
+}
+
+/*
+ * Acts on the signal flags and the statistics timer between batches (never per packet).
+ * Returns true if it wrote a line, so a progress line can be redrawn.
+ */
+static bool service_requests(run_t *run, cap_t *cap, bool erase_progress)
+{
+    bool wrote = false;
+    if (reopen_requested) {
+        reopen_requested = 0;
+        if (erase_progress)
+            fputs("\r\033[K", stderr);
+        if (log_to_syslog) {
+            closelog();
+            log_open();
+        }
+        for (unsigned i = 0; i < run->n_outs; i++)
+            exp_output_reopen(run->outs[i]);
+        log_line(LOG_NOTICE, "SIGHUP: reopened the log and %u output%s", run->n_outs,
+                 run->n_outs == 1 ? "" : "s");
+        wrote = true;
+    }
+    uint64_t now = clock_us(CLOCK_MONOTONIC);
+    bool timer = run->stats_interval_s > 0 && now >= run->next_stats_us;
+    if (stats_requested || timer) {
+        stats_requested = 0;
+        if (timer)
+            run->next_stats_us = now + (uint64_t)run->stats_interval_s * G_USEC_PER_SEC;
+        if (erase_progress && !wrote)
+            fputs("\r\033[K", stderr);
+        log_stats(run, cap);
+        wrote = true;
+    }
+    return wrote;
 }
 
 static void install_signals(void)
@@ -188,6 +320,10 @@ static void install_signals(void)
     sa.sa_flags = SA_RESTART | SA_RESETHAND;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* SIGHUP and SIGUSR1 may come any number of times; both are handled between batches. */
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     /* A closed output pipe must become a write error we report, not a silent death. */
     signal(SIGPIPE, SIG_IGN);
 }
@@ -206,14 +342,15 @@ static bool read_files(run_t *run, cap_t **caps, guint n_caps, bool progress)
                 current_cap = NULL;
                 if (progress)
                     fputs("\r\033[K", stderr);
-                fprintf(stderr, "ocellus: %s\n", error->message);
+                log_line(LOG_ERR, "%s", error->message);
                 return false;
             }
             if (st == CAP_STATUS_EOF || stop_requested || run->engine_stopped)
                 break;
+            bool wrote = service_requests(run, caps[i], progress && last_progress != 0);
             if (progress) {
                 uint64_t now = clock_us(CLOCK_MONOTONIC);
-                if (now - last_progress >= PROGRESS_INTERVAL_US) {
+                if (wrote || now - last_progress >= PROGRESS_INTERVAL_US) {
                     print_progress(caps[i], run->engine);
                     last_progress = now;
                 }
@@ -231,26 +368,32 @@ static bool read_live(run_t *run, cap_t *cap)
 {
     bool ok = true;
 
+    /* Operators (and tests) learn from this line that packets are being captured. */
+    log_line(LOG_NOTICE, "capturing on %s", cap_name(cap));
     current_cap = cap;
     while (!stop_requested && !run->engine_stopped) {
         g_autoptr(GError) error = NULL;
         cap_status_t st = cap_dispatch(cap, BATCH_PACKETS, LIVE_POLL_MS, on_packet, run,
                                        &error);
         if (st == CAP_STATUS_ERROR) {
-            fprintf(stderr, "ocellus: %s\n", error->message);
+            /* Typically the interface went away. We cannot reopen it after dropping
+             * privileges, so we stop with a non-zero status and let the service manager
+             * restart us (etc/ocellus.service: Restart=on-failure). */
+            log_line(LOG_ERR, "%s; stopping (exit status 1)", error->message);
             ok = false;
             break;
         }
         /* Live packet times are wall-clock times, so the same clock expires quiet flows. */
         if (oc_engine_advance(run->engine, clock_us(CLOCK_REALTIME)) == OC_STATUS_STOPPED)
             run->engine_stopped = true;
+        service_requests(run, cap, false);
     }
     current_cap = NULL;
 
     uint64_t received, dropped;
     if (cap_kernel_stats(cap, &received, &dropped))
-        fprintf(stderr, "ocellus: kernel: %" PRIu64 " received, %" PRIu64 " dropped\n",
-                received, dropped);
+        log_line(LOG_INFO, "kernel: %" PRIu64 " received, %" PRIu64 " dropped", received,
+                 dropped);
     return ok;
 }
 
@@ -259,7 +402,7 @@ static bool write_pid_file(const char *path)
 {
     FILE *fp = fopen(path, "w");
     if (fp == NULL || fprintf(fp, "%ld\n", (long)getpid()) < 0 || fclose(fp) != 0) {
-        fprintf(stderr, "ocellus: cannot write pid file %s: %s\n", path, g_strerror(errno));
+        log_line(LOG_ERR, "cannot write pid file %s: %s", path, g_strerror(errno));
         return false;
     }
     return true;
@@ -274,14 +417,14 @@ static bool drop_privileges(const char *user)
 {
     struct passwd *pw = getpwnam(user);
     if (pw == NULL) {
-        fprintf(stderr, "ocellus: [daemon] user: no such user '%s'\n", user);
+        log_line(LOG_ERR, "[daemon] user: no such user '%s'", user);
         return false;
     }
     if (geteuid() == pw->pw_uid)
         return true;
     if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
         setuid(pw->pw_uid) != 0) {
-        fprintf(stderr, "ocellus: cannot switch to user %s: %s\n", user, g_strerror(errno));
+        log_line(LOG_ERR, "cannot switch to user %s: %s", user, g_strerror(errno));
         return false;
     }
     return true;
@@ -343,7 +486,7 @@ static bool open_outputs(cfg_t *cfg, run_t *run, const char *iface)
         list[i].ingress_interface = ifindex;
         run->outs[i] = exp_output_new(&list[i], &error);
         if (run->outs[i] == NULL) {
-            fprintf(stderr, "ocellus: %s\n", error->message);
+            log_line(LOG_ERR, "%s", error->message);
             return false;
         }
         run->n_outs = i + 1;
@@ -359,17 +502,41 @@ static bool close_outputs(run_t *run, uint32_t timeout_s, bool report)
         exp_output_stats_t st;
         g_autofree char *name = g_strdup(exp_output_name(run->outs[i]));
         bool ok = exp_output_close_stats(run->outs[i], timeout_s * 1000u, &st);
+        /* "possibly lost" only exists for TCP (written just before the peer died). */
+        g_autofree char *possibly =
+            st.records_possibly_lost > 0
+                ? g_strdup_printf(", %" PRIu64 " possibly lost", st.records_possibly_lost)
+                : g_strdup("");
         if (report)
-            fprintf(stderr, "ocellus: output %s: %" PRIu64 " records sent, %" PRIu64
-                            " lost, %" PRIu64 " send errors\n", name, st.records_sent,
-                    st.records_lost, st.send_errors);
+            log_line(ok ? LOG_INFO : LOG_WARNING,
+                     "output %s: %" PRIu64 " records sent, %" PRIu64 " lost, %" PRIu64
+                     " send errors%s", name, st.records_sent, st.records_lost, st.send_errors,
+                     possibly);
         all = all && ok;
     }
     run->n_outs = 0;
     return all;
 }
 
-/* Operator messages from every module, as "ocellus: ..." lines like our own. */
+/* GLib levels as syslog priorities. g_error() aborts the process, hence LOG_CRIT;
+ * g_critical() is a caller bug, an error for the operator. */
+static int level_priority(GLogLevelFlags level)
+{
+    if (level & G_LOG_LEVEL_ERROR)
+        return LOG_CRIT;
+    if (level & G_LOG_LEVEL_CRITICAL)
+        return LOG_ERR;
+    if (level & G_LOG_LEVEL_WARNING)
+        return LOG_WARNING;
+    if (level & G_LOG_LEVEL_MESSAGE)
+        return LOG_NOTICE;
+    if (level & G_LOG_LEVEL_INFO)
+        return LOG_INFO;
+    return LOG_DEBUG;
+}
+
+/* Operator messages from every module (output threads too), as "ocellus: ..." lines like
+ * our own, or syslog entries at the matching priority. */
 static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
                                    gpointer user)
 {
@@ -381,8 +548,8 @@ static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields
         if (strcmp(fields[i].key, "MESSAGE") == 0)
             msg = fields[i].value;
     if (msg != NULL)
-        fprintf(stderr, "ocellus: %s%s\n",
-                (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL)) ? "warning: " : "", msg);
+        log_emit(level_priority(level),
+                 (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL)) ? "warning: " : "", msg);
     return G_LOG_WRITER_HANDLED;
 }
 
@@ -447,6 +614,7 @@ int main(int argc, char **argv)
             goto done_cfg;
         }
     }
+    cfg_finish(&cfg);
     if (check_config) {
         printf("ocellus: configuration OK\n");
         goto done_cfg;
@@ -474,7 +642,13 @@ int main(int argc, char **argv)
         goto done_cfg;
     }
 
-    run_t run = { .engine = NULL };
+    /* From here on every line goes to the configured log; usage and configuration errors
+     * above always go to standard error, where whoever started us looks. */
+    if (cfg.log_syslog) {
+        log_to_syslog = true;
+        log_open();
+    }
+    run_t run = { .engine = NULL, .stats_interval_s = cfg.stats_interval_s };
 
     /* Every input is opened before any packet is read, so a bad file name or filter fails
      * at once instead of after minutes of work on the files before it. */
@@ -487,16 +661,17 @@ int main(int argc, char **argv)
                 break;
         }
     } else {
-        caps[0] = cap_open_live(iface, bpf, (int)cfg.snaplen, cfg.promiscuous, &error);
+        caps[0] = cap_open_live(iface, bpf, (int)cfg.snaplen, cfg.promiscuous, cfg.buffer_size_mib,
+                                &error);
         n_caps = caps[0] != NULL;
     }
     char err[256] = "";
     if (error == NULL) {
         run.engine = oc_engine_new(&cfg.flow, err, sizeof err);
         if (run.engine == NULL)
-            fprintf(stderr, "ocellus: %s\n", err[0] != '\0' ? err : "cannot create the engine");
+            log_line(LOG_ERR, "%s", err[0] != '\0' ? err : "cannot create the engine");
     } else {
-        fprintf(stderr, "ocellus: %s\n", error->message);
+        log_line(LOG_ERR, "%s", error->message);
     }
     /* Outputs start last: a bad input or filter then fails before any thread or socket. */
     if (run.engine == NULL || !open_outputs(&cfg, &run, iface)) {
@@ -525,6 +700,7 @@ int main(int argc, char **argv)
     install_signals();
 
     uint64_t start_us = clock_us(CLOCK_MONOTONIC);
+    run.next_stats_us = start_us + (uint64_t)cfg.stats_interval_s * G_USEC_PER_SEC;
     bool ok = n_files > 0 ? read_files(&run, caps, n_caps, isatty(STDERR_FILENO) == 1)
                           : read_live(&run, caps[0]);
     if (!ok)
@@ -547,10 +723,17 @@ int main(int argc, char **argv)
      * a stale pid file is harmless, so only other failures are worth a line. */
     if (pid_written && unlink(cfg.pid_file) != 0 && !(cfg.user != NULL && errno == EACCES) &&
         !(cfg.user != NULL && errno == EPERM))
-        fprintf(stderr, "ocellus: cannot remove pid file %s: %s\n", cfg.pid_file,
-                g_strerror(errno));
+        log_line(LOG_WARNING, "cannot remove pid file %s: %s", cfg.pid_file, g_strerror(errno));
 done_cfg:
+    if (log_to_syslog)
+        closelog();
     cfg_clear(&cfg);
     g_array_free(pending_opts, TRUE);
+    /* An output thread left blocked in a write (stalled pipe, hung file system) may hold a
+     * stdio lock that exit() would wait for: the shutdown timeout must still hold. */
+    if (exp_output_any_abandoned()) {
+        fflush(stderr);
+        _exit(status);
+    }
     return status;
 }

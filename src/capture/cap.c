@@ -33,7 +33,7 @@ enum { CAP_PCAP_FILE_HDR = 24, CAP_PCAP_REC_HDR = 16 };
 enum { CAP_FILE_BUFFER_BYTES = 256 * 1024 };
 
 /* Packet-buffer timeout of a live handle: how long the kernel holds a partly filled block. */
-enum { CAP_LIVE_BUFFER_TIMEOUT_MS = 100, CAP_LIVE_BUFFER_BYTES = 32 * 1024 * 1024 };
+enum { CAP_LIVE_BUFFER_TIMEOUT_MS = 100 };
 
 struct cap {
     pcap_t *pcap;
@@ -169,7 +169,7 @@ cap_t *cap_open_file(const char *path, const char *bpf, GError **error)
 }
 
 cap_t *cap_open_live(const char *iface, const char *bpf, int snaplen, bool promisc,
-                     GError **error)
+                     uint32_t buffer_mib, GError **error)
 {
     char errbuf[PCAP_ERRBUF_SIZE] = "";
     pcap_t *p = pcap_create(iface, errbuf);
@@ -184,7 +184,7 @@ cap_t *cap_open_live(const char *iface, const char *bpf, int snaplen, bool promi
     pcap_set_promisc(p, promisc ? 1 : 0);
     pcap_set_timeout(p, CAP_LIVE_BUFFER_TIMEOUT_MS);
     pcap_set_immediate_mode(p, 0);
-    pcap_set_buffer_size(p, CAP_LIVE_BUFFER_BYTES);
+    pcap_set_buffer_size(p, (int)(buffer_mib > 0 ? buffer_mib : 1) * 1024 * 1024);
 
     int rc = pcap_activate(p);
     if (rc < 0) {

@@ -37,9 +37,10 @@ typedef enum {
 /* Opens a capture file ("-" = standard input). Errors name the file. */
 cap_t *cap_open_file(const char *path, const char *bpf, GError **error);
 
-/* Opens a live interface in promiscuous mode; errors name the interface. */
+/* Opens a live interface (promiscuous if @promisc) with a kernel buffer of @buffer_mib MiB;
+ * errors name the interface. */
 cap_t *cap_open_live(const char *iface, const char *bpf, int snaplen, bool promisc,
-                     GError **error);
+                     uint32_t buffer_mib, GError **error);
 
 /*
  * Delivers up to @max_packets packets to @fn. Live captures wait at most @timeout_ms for the

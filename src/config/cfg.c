@@ -19,7 +19,7 @@
 
 G_DEFINE_QUARK(cfg-error-quark, cfg_error)
 
-typedef enum { T_UINT32, T_UINT64, T_BOOL, T_STRING, T_TUNNELS } key_type_t;
+typedef enum { T_UINT32, T_UINT64, T_BOOL, T_STRING, T_TUNNELS, T_LOG } key_type_t;
 
 typedef enum { SEC_CAPTURE, SEC_FLOW, SEC_EXPORT, SEC_DAEMON, SEC_OUTPUT, SEC_N } section_t;
 
@@ -52,7 +52,7 @@ static const key_def_t keys[] = {
      "bytes captured per packet (65535)"},
     {SEC_CAPTURE, "promiscuous", "promiscuous", T_BOOL, 0, 1, false, CFG_OFF(promiscuous), "BOOL",
      "put the interface in promiscuous mode (true)"},
-    {SEC_CAPTURE, "buffer_size", "buffer-size", T_UINT32, 1, 4096, false, CFG_OFF(buffer_size_mib),
+    {SEC_CAPTURE, "buffer_size", "buffer-size", T_UINT32, 1, 2047, false, CFG_OFF(buffer_size_mib),
      "MIB", "kernel capture buffer in MiB (32)"},
     {SEC_FLOW, "idle_timeout", "idle-timeout", T_UINT32, 1, 86400, false,
      CFG_OFF(flow.idle_timeout_s), "S", "end a flow after S seconds without packets (30)"},
@@ -82,6 +82,10 @@ static const key_def_t keys[] = {
      "drop privileges to USER after opening capture and outputs"},
     {SEC_DAEMON, "pid_file", "pid-file", T_STRING, 0, 0, false, CFG_OFF(pid_file), "PATH",
      "write the process id to PATH"},
+    {SEC_DAEMON, "log", "log", T_LOG, 0, 1, false, CFG_OFF(log_syslog), "stderr|syslog",
+     "send log lines to standard error or to syslog (stderr)"},
+    {SEC_DAEMON, "stats_interval", "stats-interval", T_UINT32, 1, 86400, true,
+     CFG_OFF(stats_interval_s), "S", "log a statistics line every S seconds, 0 = off (60)"},
     {SEC_OUTPUT, "uri", NULL, T_STRING, 0, 0, false, OUT_URI, "URI",
      "json:PATH, file:PATH, udp://HOST:PORT or tcp://HOST:PORT (required)"},
     {SEC_OUTPUT, "template", NULL, T_STRING, 0, 0, false, OUT_TEMPLATE, "NAME|PATH",
@@ -113,6 +117,7 @@ void cfg_init(cfg_t *cfg)
     cfg->observation_domain = 1;
     cfg->template_refresh_s = 60;
     cfg->shutdown_timeout_s = 10;
+    cfg->stats_interval_s = 60;
 }
 
 static void clear_outputs(cfg_t *cfg)
@@ -145,6 +150,8 @@ static const char *type_allowed(const key_def_t *k, char *buf, size_t len)
         return "true or false";
     case T_TUNNELS:
         return "inner or outer";
+    case T_LOG:
+        return "stderr or syslog";
     case T_STRING:
         return "a non-empty string";
     default:
@@ -250,18 +257,22 @@ static bool set_value(cfg_t *cfg, const key_def_t *k, unsigned out, const char *
         memcpy((char *)base + k->offset, &b, sizeof b);
         return true;
     }
-    case T_TUNNELS: {
-        bool outer;
-        if (strcmp(value, "inner") == 0)
-            outer = false;
-        else if (strcmp(value, "outer") == 0)
-            outer = true;
+    case T_TUNNELS:
+    case T_LOG: {
+        /* Two-word choices stored as a bool: the second word is true. */
+        const char *no = k->type == T_LOG ? "stderr" : "inner";
+        const char *yes = k->type == T_LOG ? "syslog" : "outer";
+        bool b;
+        if (strcmp(value, no) == 0)
+            b = false;
+        else if (strcmp(value, yes) == 0)
+            b = true;
         else {
             g_set_error(error, CFG_ERROR, CFG_ERROR_VALUE, "%s = \"%s\" is invalid: allowed %s",
                         where, value, type_allowed(k, allowed, sizeof allowed));
             return false;
         }
-        memcpy((char *)base + k->offset, &outer, sizeof outer);
+        memcpy((char *)base + k->offset, &b, sizeof b);
         return true;
     }
     case T_STRING:
@@ -292,8 +303,19 @@ static bool set_value(cfg_t *cfg, const key_def_t *k, unsigned out, const char *
     return false;
 }
 
+void cfg_finish(cfg_t *cfg)
+{
+    for (unsigned i = 0; i < cfg->n_outputs; i++) {
+        if (!cfg->output_own_domain[i])
+            cfg->outputs[i].observation_domain = cfg->observation_domain;
+        if (!cfg->output_own_refresh[i])
+            cfg->outputs[i].template_refresh_s = cfg->template_refresh_s;
+    }
+}
+
 static void output_defaults(cfg_t *cfg, unsigned i)
 {
+    cfg->output_own_domain[i] = cfg->output_own_refresh[i] = false;
     exp_output_cfg_init(&cfg->outputs[i]);
     cfg->outputs[i].observation_domain = cfg->observation_domain;
     cfg->outputs[i].template_refresh_s = cfg->template_refresh_s;
@@ -365,7 +387,13 @@ bool cfg_load_data(cfg_t *cfg, const char *name, const char *data, size_t len, G
                 goto out;
             }
             g_autofree char *grp = g_strndup(l + 1, n - 2);
-            g_strstrip(grp);
+            if (g_ascii_isspace(grp[0]) || (grp[0] != '\0' && g_ascii_isspace(grp[strlen(grp) - 1]))) {
+                /* GKeyFile keeps such a name as written: "[ flow ]" would not be [flow]. */
+                g_set_error(error, CFG_ERROR, CFG_ERROR_SYNTAX,
+                            "%s:%u: section header \"%s\" has spaces inside the brackets", name,
+                            lineno, l);
+                goto out;
+            }
             section_t sec = SEC_N;
             for (unsigned s = 0; s < SEC_N; s++)
                 if (s != SEC_OUTPUT && strcmp(grp, section_names[s]) == 0)
@@ -470,8 +498,12 @@ bool cfg_load_data(cfg_t *cfg, const char *name, const char *data, size_t len, G
             if (!(si->seen & (UINT64_C(1) << i)))
                 continue;
             g_autofree char *v = g_key_file_get_value(kf, si->group, keys[i].key, NULL);
-            if (v == NULL)
-                continue;
+            if (v == NULL) {
+                /* The line scan saw it: GKeyFile must have it too, or the two disagree. */
+                g_set_error(error, CFG_ERROR, CFG_ERROR_SYNTAX, "%s:%u: [%s] %s could not be read",
+                            name, si->key_line[i], si->group, keys[i].key);
+                goto out;
+            }
             g_autofree char *where =
                 g_strdup_printf("%s:%u: [%s] %s", name, si->key_line[i], si->group, keys[i].key);
             if (!set_value(cfg, &keys[i], si->output < 0 ? 0 : (unsigned)si->output, g_strstrip(v),
@@ -479,15 +511,16 @@ bool cfg_load_data(cfg_t *cfg, const char *name, const char *data, size_t len, G
                 goto out;
         }
     }
-    /* [export] gives the outputs' defaults wherever it stands in the file. */
+    /* Remember which outputs chose their own domain and refresh: cfg_finish() gives the
+     * others the [export] values, wherever [export] stands and whatever options follow. */
     for (unsigned s = 0; s < nsec; s++) {
         if (secs[s].output < 0)
             continue;
-        exp_output_cfg_t *o = &cfg->outputs[secs[s].output];
-        if (!(secs[s].seen & (UINT64_C(1) << (find_key(SEC_OUTPUT, "observation_domain") - keys))))
-            o->observation_domain = cfg->observation_domain;
-        if (!(secs[s].seen & (UINT64_C(1) << (find_key(SEC_OUTPUT, "template_refresh") - keys))))
-            o->template_refresh_s = cfg->template_refresh_s;
+        unsigned o = (unsigned)secs[s].output;
+        cfg->output_own_domain[o] =
+            secs[s].seen & (UINT64_C(1) << (find_key(SEC_OUTPUT, "observation_domain") - keys));
+        cfg->output_own_refresh[o] =
+            secs[s].seen & (UINT64_C(1) << (find_key(SEC_OUTPUT, "template_refresh") - keys));
     }
     ok = true;
 out:

@@ -47,11 +47,15 @@ typedef struct cfg {
     /* [daemon] */
     char *user;                 /* drop privileges to this user after opening; NULL = stay */
     char *pid_file;             /* NULL = none */
+    bool log_syslog;            /* log = syslog (LOG_DAEMON) instead of stderr (false) */
+    uint32_t stats_interval_s;  /* statistics line every S seconds, 0 = never (60) */
     /* [output NAME] sections, or -o URI (which replace the file's outputs) */
     exp_output_cfg_t outputs[CFG_MAX_OUTPUTS];
     char *output_names[CFG_MAX_OUTPUTS];
     char *output_uris[CFG_MAX_OUTPUTS];
     char *output_templates[CFG_MAX_OUTPUTS];
+    bool output_own_domain[CFG_MAX_OUTPUTS];  /* set in the output's own section */
+    bool output_own_refresh[CFG_MAX_OUTPUTS];
     unsigned n_outputs;
     bool outputs_from_cli;      /* an -o was given: the file's outputs were dropped */
 } cfg_t;
@@ -83,6 +87,12 @@ bool cfg_set_option(cfg_t *cfg, const char *option, const char *value, GError **
  * outputs that came from the file: -o on the command line replaces them.
  */
 bool cfg_add_output_uri(cfg_t *cfg, const char *uri, GError **error);
+
+/*
+ * Gives every output without its own observation_domain / template_refresh the [export]
+ * values (file or command line). Call once after the file, the options and the -o URIs.
+ */
+void cfg_finish(cfg_t *cfg);
 
 /* One line per key for --help: "  --idle-timeout=S    [flow] idle_timeout ..." */
 char *cfg_options_help(void);

@@ -99,6 +99,13 @@ bool exp_output_close(exp_output_t *out, uint32_t timeout_ms);
 /* exp_output_close() that also copies the final counters into @stats (if not NULL), with
  * the undelivered records counted in records_lost. */
 bool exp_output_close_stats(exp_output_t *out, uint32_t timeout_ms, exp_output_stats_t *stats);
+/*
+ * True once exp_output_close() had to leave an output's thread blocked in a write (a stalled
+ * pipe, a hung file system) after its timeout. The process must then end with _exit():
+ * exit() would flush stdio and could block on the same stream.
+ */
+bool exp_output_any_abandoned(void);
+
 const char *exp_output_name(const exp_output_t *out);
 
 #endif /* OC_EXP_H */

@@ -303,6 +303,14 @@ bool exp_output_close(exp_output_t *out, uint32_t timeout_ms)
     return exp_output_close_stats(out, timeout_ms, NULL);
 }
 
+/* Set once an output thread had to be left blocked: see exp_output_any_abandoned(). */
+static gint outputs_abandoned;
+
+bool exp_output_any_abandoned(void)
+{
+    return g_atomic_int_get(&outputs_abandoned) != 0;
+}
+
 bool exp_output_close_stats(exp_output_t *out, uint32_t timeout_ms, exp_output_stats_t *stats)
 {
     if (out == NULL)
@@ -315,9 +323,22 @@ bool exp_output_close_stats(exp_output_t *out, uint32_t timeout_ms, exp_output_s
             break;
     bool in_time = out->done;
     g_mutex_unlock(&out->queue.lock);
-    if (!in_time)
+    bool stuck = false;
+    if (!in_time) {
         exp_queue_set_abort(&out->queue);
-    g_thread_join(out->thread);
+        /* A thread blocked in write() on a stalled pipe or a hung file system never sees the
+         * abort; the shutdown timeout is a promise to the operator, so give it one more
+         * second and then leave it behind (the process is about to exit). */
+        gint64 grace = g_get_monotonic_time() + G_USEC_PER_SEC;
+        g_mutex_lock(&out->queue.lock);
+        while (!out->done)
+            if (!g_cond_wait_until(&out->done_cond, &out->queue.lock, grace))
+                break;
+        stuck = !out->done;
+        g_mutex_unlock(&out->queue.lock);
+    }
+    if (!stuck)
+        g_thread_join(out->thread);
 
     exp_output_stats_t st;
     g_mutex_lock(&out->queue.lock);
@@ -325,6 +346,16 @@ bool exp_output_close_stats(exp_output_t *out, uint32_t timeout_ms, exp_output_s
     out->queue.count = 0;
     g_mutex_unlock(&out->queue.lock);
     exp_output_get_stats(out, &st);
+    if (stuck) {
+        /* What the blocked thread holds was not delivered as far as anyone can tell. */
+        st.records_lost = st.records_in - st.records_sent;
+        g_warning("output %s: still blocked writing after %u ms; abandoned", out->name,
+                  timeout_ms + 1000u);
+        if (stats != NULL)
+            *stats = st;
+        g_atomic_int_set(&outputs_abandoned, 1);
+        return false; /* not freed: its thread may still touch it */
+    }
     if (!in_time)
         g_warning("output %s: not delivered within %u ms", out->name, timeout_ms);
     if (out->suppressed > 0)

@@ -258,4 +258,26 @@ fi
 kill $pid 2>/dev/null
 wait $pid 2>/dev/null
 
+# --- a stalled output cannot hold up exit past shutdown_timeout ------------------------
+# A reader that opens the FIFO and never reads: the JSON output blocks in write() once the
+# pipe is full. ocellus must still exit within the timeout (+1 s grace), count the records
+# it could not deliver as lost, and exit 1.
+mkfifo "$OC_TMP/stall" || fail "mkfifo"
+sleep 30 <"$OC_TMP/stall" &
+stall_pid=$!
+OC_PIDS="$OC_PIDS $stall_pid"
+t0=$(date +%s)
+"$OCELLUS" -r "$PCAPS/ndpi-gnutella.pcap" -o "json:$OC_TMP/stall" --shutdown-timeout 1 \
+    >/dev/null 2>"$OC_TMP/stall.err"
+rc=$?
+t1=$(date +%s)
+kill $stall_pid 2>/dev/null
+[ $rc -eq 1 ] || fail "stalled output: exit $rc, expected 1: $(cat "$OC_TMP/stall.err")"
+[ $((t1 - t0)) -le 6 ] || fail "stalled output: exit took $((t1 - t0)) s with --shutdown-timeout 1"
+grep -q "still blocked writing after 2000 ms; abandoned" "$OC_TMP/stall.err" ||
+    fail "stalled output: not reported: $(cat "$OC_TMP/stall.err")"
+grep -Eq "^ocellus: output json:.*/stall: [0-9]+ records sent, [1-9][0-9]* lost" "$OC_TMP/stall.err" ||
+    fail "stalled output: losses not counted: $(cat "$OC_TMP/stall.err")"
+ok
+
 note "$PASSED checks passed"

@@ -57,3 +57,39 @@ oc_run() {
 summary_value() {
     sed -n "s/^ocellus: $1: \([0-9][0-9]*\).*/\1/p" "$OC_ERR" | tail -n 1
 }
+
+# free_udp_port: prints a UDP port on 127.0.0.1 that is free right now.
+free_udp_port() {
+    "$PYTHON3" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# nfcapd_start DIR: starts a real nfcapd (Debian nfdump) on a free 127.0.0.1 UDP port, writing
+# into DIR and logging to DIR.log; sets NF_PORT and NF_PID (killed on exit). Returns once
+# nfcapd has bound its socket: datagrams sent before that would be lost.
+nfcapd_start() {
+    command -v nfcapd >/dev/null && command -v nfdump >/dev/null ||
+        fail "nfcapd/nfdump not installed (Debian package nfdump)"
+    mkdir -p "$1"
+    NF_PORT=$(free_udp_port) || fail "no free UDP port"
+    nfcapd -b 127.0.0.1 -p "$NF_PORT" -w "$1" >"$1.log" 2>&1 &
+    NF_PID=$!
+    OC_PIDS="$OC_PIDS $NF_PID"
+    _i=0
+    until grep -q "Bound to" "$1.log" 2>/dev/null; do
+        _i=$((_i + 1))
+        [ $_i -gt 100 ] && { cat "$1.log"; fail "nfcapd did not start"; }
+        kill -0 "$NF_PID" 2>/dev/null || { cat "$1.log"; fail "nfcapd exited"; }
+        sleep 0.1
+    done
+}
+
+# nfcapd_stop DIR: stops the nfcapd of nfcapd_start DIR, requires that it saw no sequence
+# errors (our per-domain sequence numbers), and leaves nfdump's JSON view of DIR in DIR.json.
+nfcapd_stop() {
+    sleep 0.5 # nfcapd reads its socket asynchronously
+    kill "$NF_PID"
+    wait "$NF_PID" 2>/dev/null
+    grep -q "Sequence Errors: 0," "$1.log" || { cat "$1.log"; fail "nfcapd saw sequence errors"; }
+    ls "$1"/nfcapd.2* >/dev/null 2>&1 || { cat "$1.log"; fail "nfcapd wrote no file"; }
+    TZ=UTC nfdump -R "$1" -o json >"$1.json" 2>"$1.err" || { cat "$1.err"; fail "nfdump failed"; }
+}

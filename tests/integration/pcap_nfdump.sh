@@ -8,62 +8,25 @@
 # The captures: a generated one (thousands of TCP/UDP/ICMP flows, IPv4/IPv6, VLANs, every end
 # reason) and three real ones from the shared corpus.
 set -u
+: "${OCGEN:?}" "${PCAPS:?}" "${top_srcdir:?}"
+. "$top_srcdir/tests/integration/lib.sh"
+oc_init pcap_nfdump
 NAME=pcap_nfdump
-fail() { echo "$NAME: FAIL: $*" >&2; exit 1; }
-: "${OCELLUS:?}" "${OCGEN:?}" "${PCAPS:?}" "${PYTHON3:?}" "${top_builddir:?}"
-command -v nfcapd >/dev/null && command -v nfdump >/dev/null ||
-    fail "nfcapd/nfdump not installed (Debian package nfdump)"
-TMP=$(mktemp -d "$top_builddir/tests/integration/$NAME.XXXXXX") || fail "mktemp"
-NFPID=
-cleanup() {
-    [ -n "$NFPID" ] && kill "$NFPID" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+TMP=$OC_TMP
 
 "$OCGEN" --seed 11 --flows 1500 --out "$TMP/gen.pcap" --truth "$TMP/gen.truth" ||
     fail "ocgen failed"
-
-free_port() {
-    "$PYTHON3" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-start_nfcapd() {
-    dir=$1
-    mkdir -p "$dir"
-    PORT=$(free_port) || fail "no free UDP port"
-    nfcapd -b 127.0.0.1 -p "$PORT" -w "$dir" >"$dir.log" 2>&1 &
-    NFPID=$!
-    i=0
-    until grep -q "Bound to" "$dir.log" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -gt 100 ] && { cat "$dir.log"; fail "nfcapd did not start"; }
-        kill -0 "$NFPID" 2>/dev/null || { cat "$dir.log"; fail "nfcapd exited"; }
-        sleep 0.1
-    done
-}
-
-stop_nfcapd() {
-    dir=$1
-    sleep 0.5 # nfcapd reads its socket asynchronously
-    kill "$NFPID"
-    wait "$NFPID" 2>/dev/null
-    NFPID=
-    grep -q "Sequence Errors: 0," "$dir.log" || { cat "$dir.log"; fail "nfcapd saw sequence errors"; }
-    TZ=UTC nfdump -R "$dir" -o json >"$dir.json" 2>"$dir.err" || { cat "$dir.err"; fail "nfdump failed"; }
-}
 
 # run NAME MODE CAPTURE: ocellus sends CAPTURE to a fresh nfcapd and writes its JSON beside.
 run() {
     name=$1 mode=$2 cap=$3
     dir=$TMP/$name
-    start_nfcapd "$dir"
+    nfcapd_start "$dir"
     uniflow=false
     [ "$mode" = uniflow ] && uniflow=true
     cat >"$dir.ini" <<INI
 [output nfcapd]
-uri = udp://127.0.0.1:$PORT
+uri = udp://127.0.0.1:$NF_PORT
 uniflow = $uniflow
 [output json]
 uri = json:$dir.ours.jsonl
@@ -72,7 +35,7 @@ INI
         { cat "$dir.stderr"; fail "$name: ocellus failed"; }
     grep -q "output nfcapd: .* 0 lost, 0 send errors" "$dir.stderr" ||
         { cat "$dir.stderr"; fail "$name: records lost on the way to nfcapd"; }
-    stop_nfcapd "$dir"
+    nfcapd_stop "$dir"
     "$PYTHON3" - "$mode" "$dir.ours.jsonl" "$dir.json" <<'PY' || fail "$name ($mode): nfdump differs from our JSON"
 import datetime, ipaddress, json, sys
 from collections import Counter

@@ -49,6 +49,8 @@ static void test_cfg_defaults(void **state)
     assert_int_equal(c.snaplen, 65535);
     assert_true(c.promiscuous);
     assert_int_equal(c.shutdown_timeout_s, 10);
+    assert_false(c.log_syslog);
+    assert_int_equal(c.stats_interval_s, 60);
     assert_int_equal(c.n_outputs, 0);
     cfg_clear(&c);
 }
@@ -66,6 +68,7 @@ static void test_cfg_good_file(void **state)
                        "[output  v6]\nuri = tcp://[::1]:4739\nqueue = 100\n";
     if (!load(&c, text, &err))
         fail_msg("%s", err->message);
+    cfg_finish(&c);
     assert_int_equal(c.flow.idle_timeout_s, 45);
     assert_int_equal(c.flow.max_record_octets, UINT64_C(4294967295));
     assert_false(c.promiscuous);
@@ -78,6 +81,10 @@ static void test_cfg_good_file(void **state)
     assert_int_equal(c.outputs[0].observation_domain, 7); /* from [export] */
     assert_string_equal(c.outputs[1].name, "v6");
     assert_int_equal(c.outputs[1].queue_records, 100);
+    /* An option after the file reaches the outputs that did not choose their own. */
+    assert_true(cfg_set_option(&c, "observation-domain", "9", &err));
+    cfg_finish(&c);
+    assert_int_equal(c.outputs[0].observation_domain, 9);
     assert_null(c.outputs[1].template_path);
     cfg_clear(&c);
 }
@@ -102,7 +109,13 @@ static void test_cfg_errors_name_file_line_key(void **state)
     expect_error("[flow\n", CFG_ERROR_SYNTAX, "t.ini:1:", "closing ]");
     expect_error("[flow]\ntunnels = middle\n", CFG_ERROR_VALUE, "t.ini:2:", "inner or outer");
     expect_error("[capture]\npromiscuous = maybe\n", CFG_ERROR_VALUE, "t.ini:2:", "true or false");
-    expect_error("[daemon]\nlog = syslog\n", CFG_ERROR_KEY, "t.ini:2: unknown key", "pid_file");
+    expect_error("[daemon]\nlogging = syslog\n", CFG_ERROR_KEY, "t.ini:2: unknown key",
+                 "pid_file, log, stats_interval");
+    expect_error("[daemon]\nlog = journal\n", CFG_ERROR_VALUE, "t.ini:2: [daemon] log",
+                 "allowed stderr or syslog");
+    expect_error("[daemon]\nstats_interval = 86401\n", CFG_ERROR_VALUE,
+                 "t.ini:2: [daemon] stats_interval", "allowed 0 or 1..86400");
+    expect_error("[daemon]\nstats_interval = -1\n", CFG_ERROR_VALUE, "t.ini:2:", "\"-1\"");
     expect_error("[output x]\nuniflow = true\n", CFG_ERROR_MISSING, "t.ini:1: [output x] has no uri", NULL);
     expect_error("[output x]\nuri = http://a:1\n", CFG_ERROR_VALUE, "t.ini:2: [output x] uri",
                  "udp://HOST:PORT");
@@ -110,6 +123,7 @@ static void test_cfg_errors_name_file_line_key(void **state)
     expect_error("[output x]\nuri = udp://host\n", CFG_ERROR_VALUE, "t.ini:2:", NULL);
     expect_error("[capture]\nfilter =\n", CFG_ERROR_VALUE, "t.ini:2: [capture] filter is empty", NULL);
     expect_error("[flow]\n; not a GKeyFile comment\n", CFG_ERROR_SYNTAX, "t.ini:2:", NULL);
+    expect_error("[ flow ]\nidle_timeout = 5\n", CFG_ERROR_SYNTAX, "t.ini:1:", "spaces inside");
 
     cfg_t c;
     cfg_init(&c);
@@ -121,6 +135,37 @@ static void test_cfg_errors_name_file_line_key(void **state)
     assert_int_equal(err->code, CFG_ERROR_FILE);
     assert_non_null(strstr(err->message, "/nonexistent/ocellus.ini"));
     g_clear_error(&err);
+    cfg_clear(&c);
+}
+
+/* [daemon] log and stats_interval: file values, 0 = off, and the long options over them. */
+static void test_cfg_daemon_log_and_stats(void **state)
+{
+    (void)state;
+    cfg_t c;
+    cfg_init(&c);
+    GError *err = NULL;
+    if (!load(&c, "[daemon]\nlog = syslog\nstats_interval = 0\n", &err))
+        fail_msg("%s", err->message);
+    assert_true(c.log_syslog);
+    assert_int_equal(c.stats_interval_s, 0);
+    assert_true(cfg_set_option(&c, "log", "stderr", &err));
+    assert_false(c.log_syslog);
+    assert_true(cfg_set_option(&c, "stats-interval", "5", &err));
+    assert_int_equal(c.stats_interval_s, 5);
+    assert_true(cfg_set_option(&c, "stats-interval", "86400", &err));
+    assert_int_equal(c.stats_interval_s, 86400);
+    assert_false(cfg_set_option(&c, "log", "Syslog", &err));
+    assert_non_null(strstr(err->message, "--log = \"Syslog\""));
+    assert_non_null(strstr(err->message, "stderr or syslog"));
+    g_clear_error(&err);
+    assert_false(cfg_set_option(&c, "stats-interval", "1.5", &err));
+    assert_non_null(strstr(err->message, "--stats-interval"));
+    g_clear_error(&err);
+    assert_int_equal(c.stats_interval_s, 86400); /* a rejected value changes nothing */
+    assert_false(c.log_syslog);
+    expect_error("[daemon]\nlog = syslog\nlog = stderr\n", CFG_ERROR_DUPLICATE, "t.ini:3:",
+                 "log is given twice");
     cfg_clear(&c);
 }
 
@@ -186,6 +231,8 @@ static void test_cfg_sample_file_documents_every_key(void **state)
     assert_int_equal(c.observation_domain, d.observation_domain);
     assert_int_equal(c.template_refresh_s, d.template_refresh_s);
     assert_int_equal(c.shutdown_timeout_s, d.shutdown_timeout_s);
+    assert_int_equal(c.log_syslog, d.log_syslog);
+    assert_int_equal(c.stats_interval_s, d.stats_interval_s);
     assert_true(c.n_outputs >= 1);
     exp_output_cfg_t def;
     exp_output_cfg_init(&def);
@@ -211,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_cfg_defaults),
         cmocka_unit_test(test_cfg_good_file),
         cmocka_unit_test(test_cfg_errors_name_file_line_key),
+        cmocka_unit_test(test_cfg_daemon_log_and_stats),
         cmocka_unit_test(test_cfg_options_override_and_o_replaces),
         cmocka_unit_test(test_cfg_sample_file_documents_every_key),
     };
