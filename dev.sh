@@ -15,7 +15,7 @@ builddir=${BUILDDIR:-build}
 case $builddir in /*) ;; *) builddir=$top/$builddir ;; esac
 
 packages="gcc make autoconf automake libtool pkg-config libpcap-dev libglib2.0-dev
-libcmocka-dev python3 tshark libfixbuf-dev libfixbuf-tools nfdump iproute2 ${OC_EXTRA_PACKAGES:-}"
+libcmocka-dev python3 g++ python3-dev python3-pytest python3-setuptools python3-wheel tshark libfixbuf-dev libfixbuf-tools nfdump iproute2 ${OC_EXTRA_PACKAGES:-}"
 
 install_missing() {
     missing=""

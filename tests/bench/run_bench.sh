@@ -11,4 +11,17 @@ pcaps=${PCAPS:-$(dirname "$0")/../../../shared/pcaps}
 for f in ndpi42-reddit.pcap ndpi42-zoom2.pcap ndpi42-netflix.pcap; do
     [ -f "$pcaps/$f" ] && "$builddir/tests/bench/oc_bench" "$pcaps/$f" 50
 done
+# The Python module (when built: --enable-python) beside the command, on the same captures.
+so=$builddir/python/ocellus/.libs/_ocellus.so
+if [ -f "$so" ]; then
+    srcdir=$(cd "$(dirname "$0")/../.." && pwd)
+    mkdir -p "$tmp/py/ocellus"
+    ln -s "$srcdir/python/ocellus/__init__.py" "$so" "$tmp/py/ocellus/"
+    set -- "$tmp/gen.pcap"
+    for f in ndpi42-reddit.pcap ndpi42-netflix.pcap; do
+        [ -f "$pcaps/$f" ] && set -- "$@" "$pcaps/$f"
+    done
+    PYTHONPATH="$tmp/py" PYTHONDONTWRITEBYTECODE=1 "${OC_PYTHON:-/usr/bin/python3}" \
+        "$srcdir/tests/bench/bench_python.py" "$builddir/src/ocellus" "$@"
+fi
 exit 0
