@@ -498,10 +498,18 @@ static bool open_outputs(cfg_t *cfg, run_t *run, const char *iface)
 static bool close_outputs(run_t *run, uint32_t timeout_s, bool report)
 {
     bool all = true;
+    /* One deadline for all: every output has been draining its queue all along, so the
+     * operator's shutdown_timeout bounds the whole shutdown, not each output in turn. Each
+     * still gets a moment to notice it is closing and finish a message in hand. */
+    uint64_t deadline = clock_us(CLOCK_MONOTONIC) + (uint64_t)timeout_s * 1000000u;
     for (unsigned i = 0; i < run->n_outs; i++) {
         exp_output_stats_t st;
         g_autofree char *name = g_strdup(exp_output_name(run->outs[i]));
-        bool ok = exp_output_close_stats(run->outs[i], timeout_s * 1000u, &st);
+        uint64_t now = clock_us(CLOCK_MONOTONIC);
+        uint32_t left_ms = now < deadline ? (uint32_t)((deadline - now) / 1000u) : 0;
+        if (left_ms < 100)
+            left_ms = 100;
+        bool ok = exp_output_close_stats(run->outs[i], left_ms, &st);
         /* "possibly lost" only exists for TCP (written just before the peer died). */
         g_autofree char *possibly =
             st.records_possibly_lost > 0

@@ -274,7 +274,7 @@ t1=$(date +%s)
 kill $stall_pid 2>/dev/null
 [ $rc -eq 1 ] || fail "stalled output: exit $rc, expected 1: $(cat "$OC_TMP/stall.err")"
 [ $((t1 - t0)) -le 6 ] || fail "stalled output: exit took $((t1 - t0)) s with --shutdown-timeout 1"
-grep -q "still blocked writing after 2000 ms; abandoned" "$OC_TMP/stall.err" ||
+grep -Eq "still blocked writing after [0-9]+ ms; abandoned" "$OC_TMP/stall.err" ||
     fail "stalled output: not reported: $(cat "$OC_TMP/stall.err")"
 grep -Eq "^ocellus: output json:.*/stall: [0-9]+ records sent, [1-9][0-9]* lost" "$OC_TMP/stall.err" ||
     fail "stalled output: losses not counted: $(cat "$OC_TMP/stall.err")"
