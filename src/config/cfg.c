@@ -221,6 +221,14 @@ static bool uri_valid(const char *uri)
     return parse_uint(colon + 1, &port) && port >= 1 && port <= 65535;
 }
 
+static bool bad_value(const key_def_t *k, const char *where, const char *value, GError **error)
+{
+    char allowed[64];
+    g_set_error(error, CFG_ERROR, CFG_ERROR_VALUE, "%s = \"%s\" is invalid: allowed %s", where,
+                value, type_allowed(k, allowed, sizeof allowed));
+    return false;
+}
+
 /*
  * Stores @value for key @k. @where says where it came from for messages ("FILE:LINE: [flow]
  * idle_timeout" or "--idle-timeout"); @out is the output for [output] keys.
@@ -234,11 +242,8 @@ static bool set_value(cfg_t *cfg, const key_def_t *k, unsigned out, const char *
     case T_UINT32:
     case T_UINT64: {
         uint64_t v;
-        if (!parse_uint(value, &v) || (!(k->zero_ok && v == 0) && (v < k->min || v > k->max))) {
-            g_set_error(error, CFG_ERROR, CFG_ERROR_VALUE, "%s = \"%s\" is invalid: allowed %s",
-                        where, value, type_allowed(k, allowed, sizeof allowed));
-            return false;
-        }
+        if (!parse_uint(value, &v) || (!(k->zero_ok && v == 0) && (v < k->min || v > k->max)))
+            return bad_value(k, where, value, error);
         if (k->type == T_UINT32) {
             uint32_t v32 = (uint32_t)v;
             memcpy((char *)base + k->offset, &v32, sizeof v32);
@@ -249,11 +254,8 @@ static bool set_value(cfg_t *cfg, const key_def_t *k, unsigned out, const char *
     }
     case T_BOOL: {
         bool b;
-        if (!parse_bool(value, &b)) {
-            g_set_error(error, CFG_ERROR, CFG_ERROR_VALUE, "%s = \"%s\" is invalid: allowed %s",
-                        where, value, type_allowed(k, allowed, sizeof allowed));
-            return false;
-        }
+        if (!parse_bool(value, &b))
+            return bad_value(k, where, value, error);
         memcpy((char *)base + k->offset, &b, sizeof b);
         return true;
     }
@@ -267,11 +269,8 @@ static bool set_value(cfg_t *cfg, const key_def_t *k, unsigned out, const char *
             b = false;
         else if (strcmp(value, yes) == 0)
             b = true;
-        else {
-            g_set_error(error, CFG_ERROR, CFG_ERROR_VALUE, "%s = \"%s\" is invalid: allowed %s",
-                        where, value, type_allowed(k, allowed, sizeof allowed));
-            return false;
-        }
+        else
+            return bad_value(k, where, value, error);
         memcpy((char *)base + k->offset, &b, sizeof b);
         return true;
     }
