@@ -4,7 +4,8 @@
  * without depending on the ocellus command's output wiring.
  *
  *   exp_feed -o URI [-u] [-t TEMPLATE] [-d DATAGRAM_SIZE] [-i INGRESS] [-q QUEUE]
- *            [-n COUNT] [-r RATE] [-l LOG] [-c CLOSE_MS] [< flows]
+ *            [-n COUNT] [-r RATE] [-l LOG] [-c CLOSE_MS] [-S ROTATE_SIZE]
+ *            [-I ROTATE_INTERVAL_S] [< flows]
  *
  * One flow per line, whitespace separated ('#' lines are skipped):
  *   SRC DST SPORT DPORT PROTO VLAN
@@ -16,7 +17,8 @@
  * direction from 1700000000000 + i ms for 2 s, the reverse one 500 ms later.
  * -r RATE submits at most RATE records per second (to keep a run going while a test stops
  * and restarts a collector); -l LOG writes "FLOWID UNIX_MS accepted|refused" per record
- * submitted; -c is the close timeout (default 10000 ms).
+ * submitted; -c is the close timeout (default 10000 ms); -S and -I set rotate_size (bytes)
+ * and rotate_interval (seconds) of a file: output.
  * Prints the output's final counters on standard error ("exp_feed: in N sent N lost N
  * possibly_lost N queued N messages N send_errors N connections N"); exits 0 when no record
  * was lost.
@@ -112,7 +114,7 @@ int main(int argc, char **argv)
     const char *log_path = NULL;
     uint32_t close_ms = 10000;
     int c;
-    while ((c = getopt(argc, argv, "o:ut:d:i:q:n:r:l:c:")) != -1) {
+    while ((c = getopt(argc, argv, "o:ut:d:i:q:n:r:l:c:S:I:")) != -1) {
         switch (c) {
         case 'o': cfg.uri = optarg; break;
         case 'u': cfg.uniflow = true; break;
@@ -124,10 +126,12 @@ int main(int argc, char **argv)
         case 'r': rate = strtod(optarg, NULL); break;
         case 'l': log_path = optarg; break;
         case 'c': close_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'S': cfg.rotate_size = strtoull(optarg, NULL, 10); break;
+        case 'I': cfg.rotate_interval_s = (uint32_t)strtoul(optarg, NULL, 10); break;
         default:
             fprintf(stderr, "usage: exp_feed -o URI [-u] [-t TEMPLATE] [-d SIZE] [-i IF] "
                             "[-q QUEUE] [-n COUNT] [-r RATE] [-l LOG] [-c CLOSE_MS] "
-                            "[< flows]\n");
+                            "[-S ROTATE_SIZE] [-I ROTATE_INTERVAL_S] [< flows]\n");
             return 2;
         }
     }

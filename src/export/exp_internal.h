@@ -65,6 +65,13 @@ void exp_output_reconnected(exp_output_t *out, const char *fmt, ...) G_GNUC_PRIN
  * established (any thread). */
 void exp_output_account_stream(exp_output_t *out, uint64_t possibly_lost, uint64_t connections);
 
+/* file: rotation names. The finished file for PATH started at @start_us (real time, µs):
+ * the UTC time as YYYYMMDDTHHMMSSZ inserted before the extension of PATH's last component
+ * (appended when it has none), with "-N" after the time when @n > 0 (the name was taken).
+ * The file being written is ".BASE.part" in PATH's directory. Both newly allocated. */
+char *exp_file_rotated_name(const char *path, gint64 start_us, unsigned n);
+char *exp_file_part_name(const char *path);
+
 extern const exp_sink_ops_t exp_json_ops;
 extern const exp_sink_ops_t exp_ipfix_file_ops;
 extern const exp_sink_ops_t exp_ipfix_udp_ops;

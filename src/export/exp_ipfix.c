@@ -15,6 +15,18 @@
  * before the first data message (in a file: once per file; over UDP: again every
  * template_refresh_s, checked when a new data message starts, since a restarted collector
  * has forgotten them and drops data for unknown templates).
+ *
+ * A file: output with rotate_interval_s or rotate_size writes into a hidden ".NAME.part" next
+ * to PATH and renames it, when complete, to PATH with the file's UTC start time before the
+ * extension (flows.20261127T221500Z.ipfix): a rename within one directory is atomic, so a
+ * reader that picks up files by name never sees one half written. Each file is a transport
+ * session of its own (a fresh libfixbuf session: templates first, sequence numbers from 0),
+ * so any file can be read alone. Records have a fixed length (the mapper refuses variable
+ * length elements), so the length of the message being built is known before each append;
+ * the size limit ends a message early and starts the next file instead of letting a message
+ * pass it, and a message is never split across files. Time boundaries are multiples of the
+ * interval in UTC; the output thread wakes at least once a second, so a quiet output still
+ * closes its file on time. A file that holds no data record is deleted, not kept.
  */
 #include "config.h"
 
@@ -23,6 +35,8 @@
 #include <netdb.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -46,7 +60,19 @@ typedef struct {
     bool templates_due;        /* send templates before the next data message */
     gint64 templates_next_us;  /* UDP: monotonic time of the next refresh */
     uint8_t *rec;              /* 2 * MAP_IPFIX_MAX_RECORD */
+    size_t msg_len;            /* octets of the message being built (0: none started) */
+
+    /* file: rotation (rotating == false: PATH is written directly, nothing below is used). */
+    bool rotating;
+    char *part_path;           /* the file being written: DIR/.BASE.part */
+    gint64 file_start_us;      /* real time it was started (names it) */
+    gint64 file_end_us;        /* real time to start the next one; 0 = no interval */
+    uint64_t file_bytes;       /* written into it */
+    uint64_t file_data_msgs;   /* data messages in it */
+    bool keep_part;            /* the part file could not be renamed: append, never truncate */
 } exp_ipfix_t;
+
+static void rotate(exp_output_t *out, exp_ipfix_t *s);
 
 /* Writes one message to the file or socket; false (counted, logged) on failure. */
 static bool deliver(exp_output_t *out, exp_ipfix_t *s, size_t len)
@@ -83,8 +109,10 @@ static void emit(exp_output_t *out, exp_ipfix_t *s, bool templates)
         return;
     GError *err = NULL;
     uint64_t flows = s->msg_flows;
+    bool data = s->msg_records > 0;
     s->msg_records = 0;
     s->msg_flows = 0;
+    s->msg_len = 0;
     if (!fBufEmit(s->fbuf, &err)) {
         exp_output_failure(out, "cannot encode an IPFIX message: %s", err->message);
         g_error_free(err);
@@ -95,6 +123,8 @@ static void emit(exp_output_t *out, exp_ipfix_t *s, bool templates)
     if (len == 0)
         return;
     if (deliver(out, s, len)) {
+        s->file_bytes += len;
+        s->file_data_msgs += data;
         exp_output_recovered(out);
         exp_output_account(out, flows, 0, 1, 0);
     } else {
@@ -126,6 +156,24 @@ static void send_templates(exp_output_t *out, exp_ipfix_t *s)
             g_get_monotonic_time() + (gint64)out->cfg.template_refresh_s * G_USEC_PER_SEC;
 }
 
+/* What the message being built will measure with one more record of @len octets under
+ * template @tid: a message header first, a set header after a template change. */
+static size_t next_msg_len(const exp_ipfix_t *s, uint16_t tid, size_t len)
+{
+    if (s->msg_records == 0)
+        return 16 + 4 + len;
+    return s->msg_len + len + (!s->have_tid || s->tid != tid ? 4 : 0);
+}
+
+/* True when the file's interval is over (or the clock went back before its start). */
+static bool rotate_time_due(const exp_ipfix_t *s)
+{
+    if (!s->rotating || s->file_end_us == 0)
+        return false;
+    gint64 now = g_get_real_time();
+    return now >= s->file_end_us || now < s->file_start_us;
+}
+
 /* Appends one record, emitting the message first when it is full. */
 static bool append(exp_output_t *out, exp_ipfix_t *s, uint16_t tid, uint8_t *rec, size_t len)
 {
@@ -134,6 +182,14 @@ static bool append(exp_output_t *out, exp_ipfix_t *s, uint16_t tid, uint8_t *rec
         if (s->msg_records == 0 && (s->templates_due ||
                                     (s->udp && g_get_monotonic_time() >= s->templates_next_us)))
             send_templates(out, s);
+        size_t next = next_msg_len(s, tid, len);
+        if (s->rotating && out->cfg.rotate_size != 0 &&
+            (s->file_data_msgs > 0 || s->msg_records > 0) &&
+            s->file_bytes + next > out->cfg.rotate_size) {
+            emit(out, s, false);
+            rotate(out, s); /* always leaves an empty file with only templates */
+            next = next_msg_len(s, tid, len);
+        }
         if (!s->have_tid || s->tid != tid) {
             if (!fBufSetInternalTemplate(s->fbuf, tid, &err) ||
                 !fBufSetExportTemplate(s->fbuf, tid, &err)) {
@@ -146,6 +202,7 @@ static bool append(exp_output_t *out, exp_ipfix_t *s, uint16_t tid, uint8_t *rec
         }
         if (fBufAppend(s->fbuf, rec, len, &err)) {
             s->msg_records++;
+            s->msg_len = next;
             return true;
         }
         bool full = g_error_matches(err, FB_ERROR_DOMAIN, FB_ERROR_EOM);
@@ -164,6 +221,10 @@ static void ipfix_write(exp_output_t *out, const oc_flow_info_t *recs, size_t n)
 {
     exp_ipfix_t *s = out->sink;
     for (size_t i = 0; i < n; i++) {
+        if (rotate_time_due(s)) {
+            emit(out, s, false);
+            rotate(out, s);
+        }
         map_ipfix_family_t fam;
         size_t nrec = map_ipfix_fill(s->map, &recs[i], s->rec, &fam);
         uint16_t tid = fam == MAP_IPFIX_V6 ? MAP_IPFIX_TID_V6 : MAP_IPFIX_TID_V4;
@@ -184,6 +245,119 @@ static void ipfix_flush(exp_output_t *out)
 {
     exp_ipfix_t *s = out->sink;
     emit(out, s, false);
+    if (rotate_time_due(s))
+        rotate(out, s);
+}
+
+char *exp_file_rotated_name(const char *path, gint64 start_us, unsigned n)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash != NULL ? slash + 1 : path;
+    const char *dot = strrchr(base, '.');
+    if (dot == NULL || dot == base)
+        dot = base + strlen(base); /* no extension: the stamp goes at the end */
+    time_t t = (time_t)(start_us / G_USEC_PER_SEC);
+    struct tm tm;
+    char stamp[32];
+    if (gmtime_r(&t, &tm) == NULL || strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) == 0)
+        g_strlcpy(stamp, "00000000T000000Z", sizeof stamp);
+    g_autofree char *suffix = n > 0 ? g_strdup_printf("-%u", n) : g_strdup("");
+    return g_strdup_printf("%.*s.%s%s%s", (int)(dot - path), path, stamp, suffix, dot);
+}
+
+char *exp_file_part_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash != NULL ? slash + 1 : path;
+    return g_strdup_printf("%.*s.%s.part", (int)(base - path), path, base);
+}
+
+/* Moves the part file at @part (started at @start_us) to its first free timestamped name.
+ * Only this process writes names derived from PATH, so checking before renaming is safe. */
+static bool publish(exp_output_t *out, const char *part, gint64 start_us)
+{
+    for (unsigned n = 0; n < 1000; n++) {
+        g_autofree char *name = exp_file_rotated_name(out->path, start_us, n);
+        struct stat st;
+        if (lstat(name, &st) == 0)
+            continue;
+        if (rename(part, name) == 0)
+            return true;
+        exp_output_failure(out, "cannot rename %s to %s: %s", part, name, g_strerror(errno));
+        return false;
+    }
+    exp_output_failure(out, "cannot rename %s: 1000 files already carry its time", part);
+    return false;
+}
+
+/* Closes the part file and renames it, or deletes it if it holds no data record. */
+static void finish_file(exp_output_t *out, exp_ipfix_t *s)
+{
+    if (s->fd < 0)
+        return;
+    close(s->fd);
+    s->fd = -1;
+    if (s->file_data_msgs == 0 && !s->keep_part)
+        unlink(s->part_path);
+    else
+        s->keep_part = !publish(out, s->part_path, s->file_start_us);
+    /* nothing is in a file until the next one opens: no size rotation before then */
+    s->file_bytes = 0;
+    s->file_data_msgs = 0;
+}
+
+/* Opens a new part file (truncating, unless it holds records that could not be renamed: a
+ * second session then follows them in the same file) and writes the templates of @s->fbuf, a fresh session,
+ * into it. */
+static bool start_file(exp_output_t *out, exp_ipfix_t *s, GError **error)
+{
+    int fd = open(s->part_path,
+                  O_WRONLY | O_CREAT | O_CLOEXEC | (s->keep_part ? O_APPEND : O_TRUNC), 0644);
+    if (fd < 0) {
+        g_set_error(error, EXP_ERROR, EXP_ERROR_OPEN, "cannot open %s: %s", s->part_path,
+                    g_strerror(errno));
+        return false;
+    }
+    s->fd = fd;
+    s->file_bytes = 0;
+    s->file_data_msgs = 0;
+    s->file_start_us = g_get_real_time();
+    s->file_end_us = 0;
+    if (out->cfg.rotate_interval_s != 0) {
+        /* Boundaries at multiples of the interval since the epoch: 300 s gives :00, :05... */
+        gint64 iv = (gint64)out->cfg.rotate_interval_s * G_USEC_PER_SEC;
+        s->file_end_us = (s->file_start_us / iv + 1) * iv;
+    }
+    send_templates(out, s);
+    return true;
+}
+
+/* Ends the current file and continues in a new one with a new session. On failure to open
+ * the new file, records are counted lost until a later rotation (or SIGHUP) succeeds. */
+static void rotate(exp_output_t *out, exp_ipfix_t *s)
+{
+    GError *err = NULL;
+    finish_file(out, s);
+    fBuf_t *fbuf = exp_ipfix_fbuf_new(out, s->model, s->map, s->msg, s->msg_size, &err);
+    if (fbuf == NULL) {
+        exp_output_failure(out, "%s", err->message);
+        g_error_free(err);
+    } else {
+        fBufFree(s->fbuf);
+        s->fbuf = fbuf;
+        s->have_tid = false;
+        s->msg_records = 0;
+        s->msg_flows = 0;
+        s->msg_len = 0;
+    }
+    if (!start_file(out, s, &err)) {
+        exp_output_failure(out, "%s", err->message);
+        g_error_free(err);
+        /* try again at the next interval, or in a second without one */
+        s->file_start_us = g_get_real_time();
+        s->file_end_us = s->file_start_us + (out->cfg.rotate_interval_s != 0 ?
+                         (gint64)out->cfg.rotate_interval_s : 1) * G_USEC_PER_SEC;
+    }
 }
 
 static void ipfix_free(exp_output_t *out)
@@ -194,8 +368,11 @@ static void ipfix_free(exp_output_t *out)
     map_ipfix_free(s->map);
     if (s->model != NULL)
         fbInfoModelFree(s->model);
-    if (s->fd >= 0)
+    if (s->rotating)
+        finish_file(out, s);
+    else if (s->fd >= 0)
         close(s->fd);
+    g_free(s->part_path);
     g_free(s->msg);
     g_free(s->rec);
     g_free(s);
@@ -283,6 +460,21 @@ static bool file_open(exp_output_t *out, GError **error)
     out->sink = s;
     if (!ipfix_setup(out, s, EXP_FILE_MSG_SIZE, error))
         return false;
+    if (out->cfg.rotate_interval_s != 0 || out->cfg.rotate_size != 0) {
+        s->rotating = true;
+        s->part_path = exp_file_part_name(out->path);
+        struct stat st;
+        if (stat(s->part_path, &st) == 0 && st.st_size > 0) {
+            /* Left by a run that did not end cleanly: keep it, named by its last change. */
+            g_message("output %s: keeping %s left by an earlier run", out->name, s->part_path);
+            s->keep_part = !publish(out, s->part_path, (gint64)st.st_mtime * G_USEC_PER_SEC);
+        }
+        if (!start_file(out, s, error)) {
+            g_prefix_error(error, "output %s: ", out->name);
+            return false;
+        }
+        return true;
+    }
     s->fd = open_file(out->path, false, error);
     if (s->fd < 0) {
         g_prefix_error(error, "output %s: ", out->name);
@@ -291,11 +483,16 @@ static bool file_open(exp_output_t *out, GError **error)
     return true;
 }
 
-/* SIGHUP: an external tool moved the file away; continue in a new one with templates. */
+/* SIGHUP: an external tool moved the file away; continue in a new one with templates.
+ * A rotating output ends its current file instead. */
 static void file_reopen(exp_output_t *out)
 {
     exp_ipfix_t *s = out->sink;
     emit(out, s, false);
+    if (s->rotating) {
+        rotate(out, s); /* SIGHUP ends the current file early */
+        return;
+    }
     GError *err = NULL;
     int fd = open_file(out->path, true, &err);
     if (fd < 0) {

@@ -185,10 +185,10 @@ static bool check_cfg(const exp_output_t *out, GError **error)
             return false;
         }
     }
-    if (c->rotate_interval_s != 0 || c->rotate_size != 0) {
+    if ((c->rotate_interval_s != 0 || c->rotate_size != 0) && out->kind != EXP_KIND_FILE) {
         g_set_error(error, EXP_ERROR, EXP_ERROR_URI,
-                    "output %s: file rotation is not implemented yet (rotate_interval_s and "
-                    "rotate_size must be 0)", out->name);
+                    "output %s: rotate_interval and rotate_size apply to file: outputs only",
+                    out->name);
         return false;
     }
     return true;

@@ -4,11 +4,13 @@
  * datagrams and TCP streams are received on sockets of the test and parsed by hand from
  * RFC 7011's message, set and template record headers (not with our encoder), so sizes, set
  * ids, sequence numbers, export time, the observation domain and, over TCP, which records
- * went over which connection are checked independently.
+ * went over which connection are checked independently. Rotated IPFIX files are parsed the
+ * same way, one transport session per file.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -18,12 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "export/exp.h"
+#include "export/exp_internal.h"
 #include "export/exp_queue.h"
 
 static void make_flow(oc_flow_info_t *f, uint64_t id)
@@ -132,10 +136,14 @@ static void test_output_errors(void **state)
     cfg.queue_records = 0;
     expect_new_error(&cfg, EXP_ERROR_URI, "queue_records=0");
     cfg.queue_records = 16;
-    cfg.uri = "file:/dev/null";
+    cfg.uri = "udp://127.0.0.1:4739";
     cfg.rotate_size = 1000;
-    expect_new_error(&cfg, EXP_ERROR_URI, "rotation is not implemented");
+    expect_new_error(&cfg, EXP_ERROR_URI, "file: outputs only");
     cfg.rotate_size = 0;
+    cfg.uri = "file:/nonexistent-dir/x.ipfix";
+    cfg.rotate_interval_s = 60;
+    expect_new_error(&cfg, EXP_ERROR_OPEN, "/nonexistent-dir/.x.ipfix.part");
+    cfg.rotate_interval_s = 0;
 
     /* a template error names the output, the file, the line and the element */
     g_autofree char *dir = g_dir_make_tmp("test_export.XXXXXX", NULL);
@@ -622,6 +630,247 @@ static void test_tcp_unread_possibly_lost(void **state)
     assert_int_equal(st.records_possibly_lost, st.records_sent);
 }
 
+/* --- rotated files --------------------------------------------------------------------- */
+
+static void test_file_rotated_name(void **state)
+{
+    (void)state;
+    /* 2026-11-27 22:15:00 UTC, plus 0.7 s that the name drops */
+    GDateTime *dt = g_date_time_new_utc(2026, 11, 27, 22, 15, 0);
+    gint64 us = g_date_time_to_unix(dt) * G_USEC_PER_SEC + 700000;
+    g_date_time_unref(dt);
+    static const struct { const char *path; unsigned n; const char *want; } cases[] = {
+        { "/var/lib/ocellus/flows.ipfix", 0, "/var/lib/ocellus/flows.20261127T221500Z.ipfix" },
+        { "/var/lib/ocellus/flows.ipfix", 3, "/var/lib/ocellus/flows.20261127T221500Z-3.ipfix" },
+        { "flows.ipfix", 0, "flows.20261127T221500Z.ipfix" },
+        { "a.b/flows", 0, "a.b/flows.20261127T221500Z" },
+        { "/d/x.tar.ipfix", 1, "/d/x.tar.20261127T221500Z-1.ipfix" },
+        { "/d/.hidden", 0, "/d/.hidden.20261127T221500Z" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *got = exp_file_rotated_name(cases[i].path, us, cases[i].n);
+        assert_string_equal(got, cases[i].want);
+    }
+    g_autofree char *p1 = exp_file_part_name("/var/lib/ocellus/flows.ipfix");
+    assert_string_equal(p1, "/var/lib/ocellus/.flows.ipfix.part");
+    g_autofree char *p2 = exp_file_part_name("flows.ipfix");
+    assert_string_equal(p2, ".flows.ipfix.part");
+}
+
+/* The finished files of @dir (sorted), each checked: a name made of flows, a UTC time
+ * within [@t0, @t1] and maybe -N, then .ipfix; whole messages only; the template set first;
+ * sequence numbers counting from 0 in each file (a session per file); at most @max_size
+ * octets (0 = any). No part file may be left unless @part_ok. Adds each file's records to @seen (by
+ * source port, make_flow: 1000 + id) and fails on a duplicate. Returns the file count. */
+static size_t check_rotated(const char *dir, gint64 t0, gint64 t1, size_t max_size,
+                            bool part_ok, uint8_t *seen, size_t n_seen, size_t *per_file)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    assert_non_null(d);
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    const char *e;
+    while ((e = g_dir_read_name(d)) != NULL)
+        g_ptr_array_add(names, g_strdup(e));
+    g_dir_close(d);
+    size_t files = 0;
+    for (guint i = 0; i < names->len; i++) {
+        const char *name = names->pdata[i];
+        if (part_ok && strcmp(name, ".flows.ipfix.part") == 0)
+            continue;
+        GMatchInfo *mi = NULL;
+        GRegex *re = g_regex_new("^flows\\.(\\d{4})(\\d\\d)(\\d\\d)T(\\d\\d)(\\d\\d)(\\d\\d)Z"
+                                 "(-[1-9]\\d*)?\\.ipfix$", 0, 0, NULL);
+        if (!g_regex_match(re, name, 0, &mi))
+            fail_msg("unexpected file %s in %s", name, dir);
+        int f[6];
+        for (int k = 0; k < 6; k++) {
+            g_autofree char *v = g_match_info_fetch(mi, k + 1);
+            f[k] = atoi(v);
+        }
+        g_match_info_free(mi);
+        g_regex_unref(re);
+        GDateTime *dt = g_date_time_new_utc(f[0], f[1], f[2], f[3], f[4], f[5]);
+        gint64 when = g_date_time_to_unix(dt);
+        g_date_time_unref(dt);
+        assert_true(when >= t0 / G_USEC_PER_SEC && when <= t1 / G_USEC_PER_SEC);
+
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        g_autofree char *buf = NULL;
+        gsize len = 0;
+        assert_true(g_file_get_contents(path, &buf, &len, NULL));
+        if (max_size != 0 && len > max_size)
+            fail_msg("%s: %zu octets, more than rotate_size %zu", name, (size_t)len, max_size);
+        tcp_stream_t st;
+        parse_stream((const uint8_t *)buf, len, &st);
+        if (st.error != NULL)
+            fail_msg("%s: %s", name, st.error);
+        assert_int_equal(st.used, len);   /* no message cut at the end of a file */
+        assert_int_equal(st.first_set, 2); /* templates first */
+        assert_int_equal(st.domain, 9);
+        assert_true(st.records > 0);      /* files without data are not kept */
+        assert_true(st.records <= G_N_ELEMENTS(st.ports));
+        for (size_t r = 0; r < st.records; r++) {
+            size_t id = (size_t)st.ports[r] - 1000;
+            assert_true(id < n_seen);
+            if (seen[id]++)
+                fail_msg("record %zu found twice (again in %s)", id, name);
+        }
+        if (per_file != NULL)
+            per_file[files] = st.records;
+        files++;
+        unlink(path);
+    }
+    g_ptr_array_unref(names);
+    return files;
+}
+
+static exp_output_t *rotating_output(const char *dir, uint32_t interval_s, uint64_t size)
+{
+    g_autofree char *uri = g_strdup_printf("file:%s/flows.ipfix", dir);
+    exp_output_cfg_t cfg;
+    exp_output_cfg_init(&cfg);
+    cfg.uri = uri;
+    cfg.queue_records = 1024;
+    cfg.observation_domain = 9;
+    cfg.rotate_interval_s = interval_s;
+    cfg.rotate_size = size;
+    GError *err = NULL;
+    exp_output_t *out = exp_output_new(&cfg, &err);
+    if (out == NULL)
+        fail_msg("%s", err->message);
+    return out;
+}
+
+/* rotate_size: every file at most that large and complete; all records, each once. */
+static void test_file_rotate_size(void **state)
+{
+    (void)state;
+    g_autofree char *dir = g_dir_make_tmp("test_export.XXXXXX", NULL);
+    gint64 t0 = g_get_real_time();
+    exp_output_t *out = rotating_output(dir, 0, 2000);
+    /* in bursts, so that messages of several sizes are built */
+    for (uint64_t i = 0; i < 200; i += 50) {
+        submit_range(out, i, i + 50);
+        g_usleep(20000);
+    }
+    exp_output_stats_t st;
+    assert_true(exp_output_close_stats(out, 5000, &st));
+    gint64 t1 = g_get_real_time();
+    assert_int_equal(st.records_sent, 200);
+    uint8_t seen[200] = { 0 };
+    size_t files = check_rotated(dir, t0, t1, 2000, false, seen, 200, NULL);
+    /* 200 IPv4 records of 84 octets do not fit in fewer files of 2000 octets */
+    assert_true(files >= (200 * 84 + 1999) / 2000);
+    for (size_t i = 0; i < 200; i++)
+        assert_int_equal(seen[i], 1);
+    assert_int_equal(rmdir(dir), 0); /* nothing else left, no part file */
+}
+
+/* SIGHUP on a rotating output: the current file is finished and a new one started. */
+static void test_file_rotate_reopen(void **state)
+{
+    (void)state;
+    g_autofree char *dir = g_dir_make_tmp("test_export.XXXXXX", NULL);
+    gint64 t0 = g_get_real_time();
+    exp_output_t *out = rotating_output(dir, 0, 1u << 30);
+    submit_range(out, 0, 10);
+    g_usleep(200000);
+    exp_output_reopen(out);
+    g_usleep(200000);
+    submit_range(out, 10, 30);
+    assert_true(exp_output_close(out, 5000));
+    gint64 t1 = g_get_real_time();
+    uint8_t seen[30] = { 0 };
+    size_t per_file[4];
+    assert_int_equal(check_rotated(dir, t0, t1, 0, false, seen, 30, per_file), 2);
+    assert_true((per_file[0] == 10 && per_file[1] == 20) ||
+                (per_file[0] == 20 && per_file[1] == 10));
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* A part file left by an earlier run is kept, named by its modification time. */
+static void test_file_rotate_recovers_part(void **state)
+{
+    (void)state;
+    g_autofree char *dir = g_dir_make_tmp("test_export.XXXXXX", NULL);
+    gint64 t0 = g_get_real_time();
+    exp_output_t *out = rotating_output(dir, 0, 1u << 30);
+    submit_range(out, 0, 10);
+    assert_true(exp_output_close(out, 5000));
+    /* make the finished file look like an interrupted run's */
+    GDir *d = g_dir_open(dir, 0, NULL);
+    g_autofree char *first = g_build_filename(dir, g_dir_read_name(d), NULL);
+    assert_null(g_dir_read_name(d));
+    g_dir_close(d);
+    g_autofree char *part = g_build_filename(dir, ".flows.ipfix.part", NULL);
+    assert_int_equal(rename(first, part), 0);
+    GDateTime *dt = g_date_time_new_utc(2020, 1, 2, 3, 4, 5);
+    struct timespec ts[2] = { { .tv_sec = (time_t)g_date_time_to_unix(dt) },
+                              { .tv_sec = (time_t)g_date_time_to_unix(dt) } };
+    g_date_time_unref(dt);
+    assert_int_equal(utimensat(AT_FDCWD, part, ts, 0), 0);
+
+    out = rotating_output(dir, 0, 1u << 30);
+    submit_range(out, 10, 20);
+    assert_true(exp_output_close(out, 5000));
+    gint64 t1 = g_get_real_time();
+    g_autofree char *old = g_build_filename(dir, "flows.20200102T030405Z.ipfix", NULL);
+    g_autofree char *buf = NULL;
+    gsize len = 0;
+    assert_true(g_file_get_contents(old, &buf, &len, NULL));
+    tcp_stream_t st;
+    parse_stream((const uint8_t *)buf, len, &st);
+    assert_null(st.error);
+    assert_int_equal(st.records, 10);
+    for (uint64_t i = 0; i < 10; i++)
+        assert_int_equal(st.ports[i], 1000 + i);
+    unlink(old);
+    uint8_t seen[20] = { 0 };
+    memset(seen, 1, 10);
+    assert_int_equal(check_rotated(dir, t0, t1, 0, false, seen, 20, NULL), 1);
+    for (size_t i = 0; i < 20; i++)
+        assert_int_equal(seen[i], 1);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* rotate_interval: files end on time even when no record comes (quiet output), and a file
+ * with no data record is not kept. */
+static void test_file_rotate_interval(void **state)
+{
+    (void)state;
+    g_autofree char *dir = g_dir_make_tmp("test_export.XXXXXX", NULL);
+    g_autofree char *part = g_build_filename(dir, ".flows.ipfix.part", NULL);
+    gint64 t0 = g_get_real_time();
+    exp_output_t *out = rotating_output(dir, 1, 0);
+    for (uint64_t i = 0; i < 15; i++) {
+        submit_range(out, i, i + 1);
+        g_usleep(100000);
+    }
+    /* quiet: both boundaries after the last record pass, so every record is in a
+     * finished file before close */
+    g_usleep(2300000);
+    uint8_t seen[15] = { 0 };
+    gint64 t1 = g_get_real_time();
+    assert_true(g_file_test(part, G_FILE_TEST_EXISTS)); /* the next file, templates only */
+    /* checked (and removed) while the output still runs: only finished files are seen */
+    GDir *d = g_dir_open(dir, 0, NULL);
+    size_t finished = 0;
+    const char *e;
+    while ((e = g_dir_read_name(d)) != NULL)
+        finished += e[0] != '.';
+    g_dir_close(d);
+    assert_true(finished >= 2);
+    size_t files = check_rotated(dir, t0, t1, 0, true, seen, 15, NULL);
+    assert_int_equal(files, finished);
+    /* 1.5 s of records cross one or two whole-second boundaries */
+    assert_true(files >= 2 && files <= 3);
+    for (size_t i = 0; i < 15; i++)
+        assert_int_equal(seen[i], 1);
+    assert_true(exp_output_close(out, 5000));
+    assert_false(g_file_test(part, G_FILE_TEST_EXISTS)); /* no data: deleted */
+    assert_int_equal(rmdir(dir), 0);
+}
+
 /* --- JSON ------------------------------------------------------------------------------- */
 
 static void test_json_file(void **state)
@@ -668,6 +917,11 @@ int main(void)
         cmocka_unit_test(test_tcp_reconnect),
         cmocka_unit_test(test_tcp_collector_down),
         cmocka_unit_test(test_tcp_unread_possibly_lost),
+        cmocka_unit_test(test_file_rotated_name),
+        cmocka_unit_test(test_file_rotate_size),
+        cmocka_unit_test(test_file_rotate_reopen),
+        cmocka_unit_test(test_file_rotate_recovers_part),
+        cmocka_unit_test(test_file_rotate_interval),
         cmocka_unit_test(test_json_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
