@@ -356,16 +356,9 @@ static dec_status_t dec_null(const uint8_t *p, uint32_t len, dec_packet_t *pkt)
 /* Raw IP links carry no type field: the IP version nibble is all there is. */
 static dec_status_t dec_raw(const uint8_t *p, uint32_t len, dec_packet_t *pkt)
 {
-    if (len < 1)
-        return DEC_TRUNCATED;
-    switch (p[0] >> 4) {
-    case 4:
-        return dec_ipv4(p, len, pkt);
-    case 6:
-        return dec_ipv6(p, len, pkt);
-    default:
-        return DEC_MALFORMED;
-    }
+    dec_status_t st = dec_ip_any(p, len, pkt);
+    /* On a link that promises IP, another version is a broken packet, not another protocol. */
+    return st == DEC_NOT_IP ? DEC_MALFORMED : st;
 }
 
 dec_status_t dec_packet_opts(int link, const uint8_t *data, uint32_t caplen, unsigned opts,
