@@ -4,15 +4,14 @@
 # templates/default.tmpl in file order (IPv4 addresses only in the IPv4 template, IPv6 only
 # in the IPv6 one), and every data record must carry the values of the flows fed in.
 set -u
+: "${top_srcdir:?run through make check}"
+. "$top_srcdir/tests/integration/lib.sh"
+oc_init ipfix_file
 NAME=ipfix_file
-fail() { echo "$NAME: FAIL: $*" >&2; exit 1; }
-: "${top_builddir:=.}" "${PYTHON3:=python3}"
+TMP=$OC_TMP
 [ -n "${EXP_FEED:-}" ] && [ -x "$EXP_FEED" ] || fail "EXP_FEED is not set (run through make check)"
 [ -n "${OCELLUS_TEMPLATE_DIR:-}" ] || fail "OCELLUS_TEMPLATE_DIR is not set"
 command -v ipfixDump >/dev/null || fail "ipfixDump not installed (Debian package libfixbuf-tools)"
-mkdir -p "$top_builddir/tests/integration" || fail "cannot create the test directory"
-TMP=$(mktemp -d "$top_builddir/tests/integration/$NAME.XXXXXX") || fail "mktemp"
-trap 'rm -rf "$TMP"' EXIT
 trap 'exit 1' INT TERM
 
 cat >"$TMP/flows" <<'FLOWS'

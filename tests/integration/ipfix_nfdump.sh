@@ -5,20 +5,12 @@
 # uniflow mode every biflow must arrive as two one-way records, the inbound one with its
 # endpoints swapped. Records are fed by tests/exp_feed (src/export behind exp.h).
 set -u
+: "${top_srcdir:?run through make check}"
+. "$top_srcdir/tests/integration/lib.sh"
+oc_init ipfix_nfdump
 NAME=ipfix_nfdump
-fail() { echo "$NAME: FAIL: $*" >&2; exit 1; }
-: "${top_builddir:=.}" "${PYTHON3:=python3}"
+TMP=$OC_TMP
 [ -n "${EXP_FEED:-}" ] && [ -x "$EXP_FEED" ] || fail "EXP_FEED is not set (run through make check)"
-command -v nfcapd >/dev/null && command -v nfdump >/dev/null ||
-    fail "nfcapd/nfdump not installed (Debian package nfdump)"
-mkdir -p "$top_builddir/tests/integration" || fail "cannot create the test directory"
-TMP=$(mktemp -d "$top_builddir/tests/integration/$NAME.XXXXXX") || fail "mktemp"
-NFPID=
-cleanup() {
-    [ -n "$NFPID" ] && kill "$NFPID" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # src dst sport dport proto vlan | outbound: pkts octets first_us last_us init union |
@@ -31,39 +23,15 @@ cat >"$TMP/flows" <<'FLOWS'
 2001:db8::5 2001:db8::6 33000 22 6 0 20 4000 1700000003000000 1700000009999999 02 1f 18 30000 1700000003010000 1700000009999000 12 1b 4
 FLOWS
 
-free_port() {
-    "$PYTHON3" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # run MODE: feeds the flows through udp:// into a fresh nfcapd, leaves nfdump's JSON in
 # $TMP/MODE.json
 run() {
     mode=$1; shift
     dir=$TMP/$mode
-    mkdir -p "$dir"
-    port=$(free_port) || fail "no free UDP port"
-    nfcapd -b 127.0.0.1 -p "$port" -w "$dir" >"$TMP/$mode.nfcapd.log" 2>&1 &
-    NFPID=$!
-    # nfcapd logs once its socket is bound; data sent before that would be lost.
-    i=0
-    until grep -q "Bound to" "$TMP/$mode.nfcapd.log" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -gt 100 ] && { cat "$TMP/$mode.nfcapd.log"; fail "nfcapd did not start"; }
-        kill -0 "$NFPID" 2>/dev/null || { cat "$TMP/$mode.nfcapd.log"; fail "nfcapd exited"; }
-        sleep 0.1
-    done
-    "$EXP_FEED" -o "udp://127.0.0.1:$port" -i 3 "$@" <"$TMP/flows" 2>"$TMP/$mode.feed.log" ||
+    nfcapd_start "$dir"
+    "$EXP_FEED" -o "udp://127.0.0.1:$NF_PORT" -i 3 "$@" <"$TMP/flows" 2>"$TMP/$mode.feed.log" ||
         { cat "$TMP/$mode.feed.log"; fail "$mode: exp_feed failed"; }
-    sleep 0.5 # nfcapd reads the socket asynchronously
-    kill "$NFPID"
-    wait "$NFPID" 2>/dev/null
-    NFPID=
-    # Our per-domain sequence numbers must be what nfcapd expects.
-    grep -q "Sequence Errors: 0," "$TMP/$mode.nfcapd.log" ||
-        { cat "$TMP/$mode.nfcapd.log"; fail "$mode: nfcapd saw sequence errors"; }
-    ls "$dir"/nfcapd.2* >/dev/null 2>&1 || { cat "$TMP/$mode.nfcapd.log"; fail "$mode: nfcapd wrote no file"; }
-    TZ=UTC nfdump -R "$dir" -o json >"$TMP/$mode.json" 2>"$TMP/$mode.nfdump.err" ||
-        { cat "$TMP/$mode.nfdump.err"; fail "$mode: nfdump failed"; }
+    nfcapd_stop "$dir" # also requires 0 sequence errors; leaves $dir.json
 }
 
 check() {

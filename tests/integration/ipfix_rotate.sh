@@ -4,15 +4,14 @@
 # together every record fed in exactly once. By time (rotate_interval 1 s, a paced feed of
 # 3 s): one file per second touched, the same checks. No part file is left behind.
 set -u
+: "${top_srcdir:?run through make check}"
+. "$top_srcdir/tests/integration/lib.sh"
+oc_init ipfix_rotate
 NAME=ipfix_rotate
-fail() { echo "$NAME: FAIL: $*" >&2; exit 1; }
-: "${top_builddir:=.}" "${PYTHON3:=python3}"
+TMP=$OC_TMP
 [ -n "${EXP_FEED:-}" ] && [ -x "$EXP_FEED" ] || fail "EXP_FEED is not set (run through make check)"
 [ -n "${OCELLUS_TEMPLATE_DIR:-}" ] || fail "OCELLUS_TEMPLATE_DIR is not set"
 command -v ipfixDump >/dev/null || fail "ipfixDump not installed (Debian package libfixbuf-tools)"
-mkdir -p "$top_builddir/tests/integration" || fail "cannot create the test directory"
-TMP=$(mktemp -d "$top_builddir/tests/integration/$NAME.XXXXXX") || fail "mktemp"
-trap 'rm -rf "$TMP"' EXIT
 trap 'exit 1' INT TERM
 
 # check DIR COUNT MAX_SIZE MIN_FILES MAX_FILES: dumps every file of DIR with ipfixDump and
