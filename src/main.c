@@ -161,6 +161,10 @@ static gboolean on_config_option(const char *name, const char *value, gpointer d
         opt = "interface";
     else if (strcmp(opt, "-f") == 0)
         opt = "filter";
+    if (strcmp(opt, "no-dpi") == 0) {
+        opt = "dpi";
+        value = "false";
+    }
     pending_opt_t p = {g_strdup(opt), g_strdup(value)};
     g_array_append_val(pending_opts, p);
     return TRUE;
@@ -236,6 +240,11 @@ static void print_summary(oc_engine_t *engine, uint64_t elapsed_us)
     g_string_printf(line, "flows: %" PRIu64 " created, ", st.flows_created);
     append_records(line, &st);
     log_line(LOG_INFO, "%s", line->str);
+    log_line(LOG_INFO,
+             "dpi: %" PRIu64 " flows identified, %" PRIu64 " not inspected (pool full), %" PRIu64
+             " without fields (pool full), %" PRIu64 " segments after a gap",
+             st.dpi_flows_identified, st.dpi_inspect_full, st.dpi_fields_full,
+             st.dpi_stream_gaps);
 
     double secs = (double)elapsed_us / 1e6;
     uint64_t rate = elapsed_us > 0 ? (uint64_t)((double)st.packets / secs) : 0;
@@ -438,7 +447,7 @@ static GOptionEntry *build_entries(char ***files, char ***outputs, char **config
     guint n = 0;
     while (names[n] != NULL)
         n++;
-    GOptionEntry *e = g_new0(GOptionEntry, n + 6);
+    GOptionEntry *e = g_new0(GOptionEntry, n + 7);
     guint i = 0;
     e[i++] = (GOptionEntry){"read", 'r', 0, G_OPTION_ARG_FILENAME_ARRAY, files,
                             "Read packets from a pcap or pcapng FILE (repeatable, read in "
@@ -453,6 +462,9 @@ static GOptionEntry *build_entries(char ***files, char ***outputs, char **config
                             "Validate the configuration and exit", NULL};
     e[i++] = (GOptionEntry){"version", 0, 0, G_OPTION_ARG_NONE, version,
                             "Print the version and exit", NULL};
+    e[i++] = (GOptionEntry){"no-dpi", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
+                            (gpointer)on_config_option,
+                            "Do not identify application protocols (same as --dpi=false)", NULL};
     for (guint k = 0; k < n; k++) {
         char short_name = 0;
         if (strcmp(names[k], "interface") == 0)
@@ -674,15 +686,20 @@ int main(int argc, char **argv)
         n_caps = caps[0] != NULL;
     }
     char err[256] = "";
-    if (error == NULL) {
+    if (error != NULL)
+        log_line(LOG_ERR, "%s", error->message);
+    /* Outputs start after the inputs: a bad input or filter then fails before any thread or
+     * socket. The engine comes last because it extracts fields only if an output uses them. */
+    bool outputs_ok = error == NULL && open_outputs(&cfg, &run, iface);
+    if (outputs_ok) {
+        cfg.flow.dpi_fields = false;
+        for (unsigned i = 0; i < run.n_outs; i++)
+            cfg.flow.dpi_fields = cfg.flow.dpi_fields || exp_output_wants_fields(run.outs[i]);
         run.engine = oc_engine_new(&cfg.flow, err, sizeof err);
         if (run.engine == NULL)
             log_line(LOG_ERR, "%s", err[0] != '\0' ? err : "cannot create the engine");
-    } else {
-        log_line(LOG_ERR, "%s", error->message);
     }
-    /* Outputs start last: a bad input or filter then fails before any thread or socket. */
-    if (run.engine == NULL || !open_outputs(&cfg, &run, iface)) {
+    if (run.engine == NULL) {
         oc_engine_free(run.engine);
         for (guint i = 0; i < n_caps; i++)
             cap_free(caps[i]);

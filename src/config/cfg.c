@@ -21,9 +21,10 @@ G_DEFINE_QUARK(cfg-error-quark, cfg_error)
 
 typedef enum { T_UINT32, T_UINT64, T_BOOL, T_STRING, T_TUNNELS, T_LOG } key_type_t;
 
-typedef enum { SEC_CAPTURE, SEC_FLOW, SEC_EXPORT, SEC_DAEMON, SEC_OUTPUT, SEC_N } section_t;
+typedef enum { SEC_CAPTURE, SEC_FLOW, SEC_DPI, SEC_EXPORT, SEC_DAEMON, SEC_OUTPUT, SEC_N } section_t;
 
-static const char *const section_names[SEC_N] = {"capture", "flow", "export", "daemon", "output"};
+static const char *const section_names[SEC_N] = {"capture", "flow", "dpi", "export", "daemon",
+                                                 "output"};
 
 /* Where an [output] value goes: a field of exp_output_cfg_t, or one of the string arrays. */
 enum { OUT_URI = -1, OUT_TEMPLATE = -2 };
@@ -72,6 +73,12 @@ static const key_def_t keys[] = {
      "IP datagrams whose fragments are tracked at once, 0 = off (1024)"},
     {SEC_FLOW, "frag_timeout", "frag-timeout", T_UINT32, 1, 3600, false,
      CFG_OFF(flow.frag_timeout_s), "S", "how long a datagram's fragments are tracked (30)"},
+    {SEC_DPI, "enabled", "dpi", T_BOOL, 0, 1, false, CFG_OFF(flow.dpi), "BOOL",
+     "identify application protocols from payload; --no-dpi turns it off (true)"},
+    {SEC_DPI, "max_inspect", "dpi-max-inspect", T_UINT32, 0, UINT32_C(1) << 24, false,
+     CFG_OFF(flow.dpi_max_inspect), "N", "flows whose payload is inspected at once (16384)"},
+    {SEC_DPI, "max_fields", "dpi-max-fields", T_UINT32, 0, UINT32_C(1) << 26, false,
+     CFG_OFF(flow.dpi_max_fields), "N", "flows that keep extracted fields at once (65536)"},
     {SEC_EXPORT, "observation_domain", "observation-domain", T_UINT32, 0, UINT32_MAX, false,
      CFG_OFF(observation_domain), "ID", "IPFIX observation domain id (1)"},
     {SEC_EXPORT, "template_refresh", "template-refresh", T_UINT32, 1, 86400, false,

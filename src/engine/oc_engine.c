@@ -66,6 +66,10 @@ void oc_config_init(oc_config_t *config)
     config->tunnels_outer = false;
     config->max_frag_datagrams = 1024;
     config->frag_timeout_s = 30;
+    config->dpi = true;
+    config->dpi_fields = true;
+    config->dpi_max_inspect = 16384;
+    config->dpi_max_fields = 65536;
 }
 
 static uint64_t random_seed(void)
@@ -99,6 +103,9 @@ oc_engine_t *oc_engine_new(const oc_config_t *config, char *err, size_t err_len)
         bad = "max_frag_datagrams must be 0..16777216";
     else if (cfg.max_frag_datagrams > 0 && (cfg.frag_timeout_s < 1 || cfg.frag_timeout_s > 3600))
         bad = "frag_timeout_s must be 1..3600";
+    else if (cfg.dpi && (cfg.dpi_max_inspect > (UINT32_C(1) << 24) ||
+                         cfg.dpi_max_fields > (UINT32_C(1) << 26)))
+        bad = "dpi_max_inspect must be 0..16777216 and dpi_max_fields 0..67108864";
     else if (cfg.max_record_octets != 0 && cfg.max_record_octets < 65535)
         bad = "max_record_octets must be 0 (off) or at least 65535 (one IP packet)";
     if (bad != NULL) {

@@ -85,6 +85,10 @@ exp_output_t *exp_output_new(const exp_output_cfg_t *cfg, GError **error);
  * full. Called from the flow-termination callback, i.e. on the capture thread. */
 bool exp_output_submit(exp_output_t *out, const oc_flow_info_t *info);
 
+/* Whether the output uses DPI fields (JSON, or a template with field elements): the
+ * engine extracts fields only if some output does. */
+bool exp_output_wants_fields(const exp_output_t *out);
+
 /* Current counters; safe to call from the capture thread at any time. */
 void exp_output_get_stats(exp_output_t *out, exp_output_stats_t *stats);
 

@@ -31,6 +31,7 @@ struct exp_output {
     char *host, *port;        /* udp://, tcp:// */
     const exp_sink_ops_t *ops;
     void *sink;               /* the kind's own state */
+    bool wants_fields;        /* set by open(): records need their DPI fields */
 
     exp_queue_t queue;
     GThread *thread;

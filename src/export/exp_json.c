@@ -34,6 +34,7 @@ static bool json_open(exp_output_t *out, GError **error)
 {
     exp_json_t *s = g_new0(exp_json_t, 1);
     out->sink = s;
+    out->wants_fields = true; /* JSON carries every field there is */
     if (strcmp(out->path, "-") == 0) {
         s->fp = stdout;
         s->is_stdout = true;

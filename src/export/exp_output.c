@@ -199,9 +199,10 @@ static bool check_cfg(const exp_output_t *out, GError **error)
 static void generic_loop(exp_output_t *out)
 {
     oc_flow_info_t *batch = g_new(oc_flow_info_t, EXP_BATCH);
+    oc_fields_t *fields = out->wants_fields ? g_new(oc_fields_t, EXP_BATCH) : NULL;
     for (;;) {
         exp_queue_state_t st;
-        size_t n = exp_queue_pop(&out->queue, batch, EXP_BATCH,
+        size_t n = exp_queue_pop(&out->queue, batch, fields, EXP_BATCH,
                                  g_get_monotonic_time() + G_USEC_PER_SEC, &st);
         if (st.abort)
             break;
@@ -215,6 +216,7 @@ static void generic_loop(exp_output_t *out)
             break;
     }
     g_free(batch);
+    g_free(fields);
     out->ops->flush(out);
 }
 
@@ -236,7 +238,8 @@ static void output_free(exp_output_t *out)
 {
     if (out->sink != NULL)
         out->ops->free(out);
-    exp_queue_clear(&out->queue);
+    if (out->queue.ring != NULL)
+        exp_queue_clear(&out->queue);
     g_cond_clear(&out->done_cond);
     g_free(out->name);
     g_free(out->uri);
@@ -263,15 +266,20 @@ exp_output_t *exp_output_new(const exp_output_cfg_t *cfg, GError **error)
     out->cfg.uri = out->uri;
     out->cfg.template_path = out->template_path;
     g_cond_init(&out->done_cond);
-    exp_queue_init(&out->queue, cfg->queue_records >= 1 ? cfg->queue_records : 1);
-
     if (!parse_uri(out, error) || !check_cfg(out, error) || !out->ops->open(out, error)) {
         output_free(out);
         return NULL;
     }
+    exp_queue_init(&out->queue, cfg->queue_records >= 1 ? cfg->queue_records : 1,
+                   out->wants_fields);
     g_autofree char *tname = g_strdup_printf("out %.10s", out->name);
     out->thread = g_thread_new(tname, output_thread, out);
     return out;
+}
+
+bool exp_output_wants_fields(const exp_output_t *out)
+{
+    return out->wants_fields;
 }
 
 bool exp_output_submit(exp_output_t *out, const oc_flow_info_t *info)

@@ -6,11 +6,16 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "export/exp_queue.h"
 
-void exp_queue_init(exp_queue_t *q, uint32_t cap)
+/* Average field bytes per queued record the arena is sized for, and its ceiling. */
+#define ARENA_PER_RECORD 256u
+#define ARENA_MAX (32u << 20)
+
+void exp_queue_init(exp_queue_t *q, uint32_t cap, bool with_fields)
 {
     g_assert(cap >= 1);
     memset(q, 0, sizeof *q);
@@ -18,14 +23,73 @@ void exp_queue_init(exp_queue_t *q, uint32_t cap)
     g_cond_init(&q->wake);
     q->cap = cap;
     q->ring = g_new(oc_flow_info_t, cap);
+    if (with_fields) {
+        uint64_t size = (uint64_t)cap * ARENA_PER_RECORD;
+        if (size < sizeof(oc_fields_t))
+            size = sizeof(oc_fields_t);
+        q->arena_size = size > ARENA_MAX ? ARENA_MAX : (uint32_t)size;
+        q->arena = g_malloc(q->arena_size);
+        q->foff = g_new0(uint32_t, cap);
+        q->flen = g_new0(uint32_t, cap);
+    }
 }
 
 void exp_queue_clear(exp_queue_t *q)
 {
     g_free(q->ring);
+    g_free(q->arena);
+    g_free(q->foff);
+    g_free(q->flen);
     q->ring = NULL;
+    q->arena = NULL;
     g_cond_clear(&q->wake);
     g_mutex_clear(&q->lock);
+}
+
+/* Room for @len bytes at the arena's end, FIFO; UINT32_MAX when there is none. */
+static uint32_t arena_alloc(exp_queue_t *q, uint32_t len)
+{
+    if (q->arena_live == 0) {
+        q->arena_start = q->arena_end = 0;
+        q->arena_wrapped = false;
+    }
+    uint32_t off;
+    if (!q->arena_wrapped) {
+        if (q->arena_end + len <= q->arena_size) {
+            off = q->arena_end;
+        } else if (len <= q->arena_start) {
+            q->arena_wrapped = true;
+            off = 0;
+        } else {
+            return UINT32_MAX;
+        }
+    } else if (q->arena_end + len <= q->arena_start) {
+        off = q->arena_end;
+    } else {
+        return UINT32_MAX;
+    }
+    q->arena_end = off + len;
+    q->arena_live++;
+    return off;
+}
+
+/* Frees the oldest arena entry, at @off with @len bytes. */
+static void arena_release(exp_queue_t *q, uint32_t off, uint32_t len)
+{
+    if (q->arena_wrapped && off < q->arena_start)
+        q->arena_wrapped = false; /* the entries before the wrap are all gone */
+    q->arena_start = off + len;
+    if (--q->arena_live == 0) {
+        q->arena_start = q->arena_end = 0;
+        q->arena_wrapped = false;
+    }
+}
+
+void exp_records_fix_fields(oc_flow_info_t *recs, oc_fields_t *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (recs[i].fields != NULL)
+            recs[i].fields = &fields[i];
 }
 
 bool exp_queue_push(exp_queue_t *q, const oc_flow_info_t *info)
@@ -39,6 +103,21 @@ bool exp_queue_push(exp_queue_t *q, const oc_flow_info_t *info)
     }
     uint32_t tail = (q->head + q->count) % q->cap;
     memcpy(&q->ring[tail], info, sizeof *info);
+    q->ring[tail].fields = NULL;
+    if (q->arena != NULL) {
+        q->flen[tail] = 0;
+        if (info->fields != NULL && info->fields->used > 0) {
+            uint32_t len = (uint32_t)offsetof(oc_fields_t, buf) + info->fields->used;
+            uint32_t off = arena_alloc(q, len);
+            if (off == UINT32_MAX) {
+                q->fields_dropped++;
+            } else {
+                memcpy(q->arena + off, info->fields, len);
+                q->foff[tail] = off;
+                q->flen[tail] = len;
+            }
+        }
+    }
     q->count++;
     if (q->count == 1)
         g_cond_signal(&q->wake);
@@ -46,8 +125,8 @@ bool exp_queue_push(exp_queue_t *q, const oc_flow_info_t *info)
     return true;
 }
 
-size_t exp_queue_pop(exp_queue_t *q, oc_flow_info_t *dst, size_t max, gint64 deadline_us,
-                     exp_queue_state_t *state)
+size_t exp_queue_pop(exp_queue_t *q, oc_flow_info_t *dst, oc_fields_t *dst_fields, size_t max,
+                     gint64 deadline_us, exp_queue_state_t *state)
 {
     g_mutex_lock(&q->lock);
     while (q->count == 0 && !q->closing && !q->abort && !q->request) {
@@ -57,7 +136,15 @@ size_t exp_queue_pop(exp_queue_t *q, oc_flow_info_t *dst, size_t max, gint64 dea
     size_t n = 0;
     if (!q->abort) {
         while (n < max && q->count > 0) {
-            memcpy(&dst[n++], &q->ring[q->head], sizeof *dst);
+            memcpy(&dst[n], &q->ring[q->head], sizeof *dst);
+            if (q->arena != NULL && q->flen[q->head] != 0) {
+                if (dst_fields != NULL) {
+                    memcpy(&dst_fields[n], q->arena + q->foff[q->head], q->flen[q->head]);
+                    dst[n].fields = &dst_fields[n];
+                }
+                arena_release(q, q->foff[q->head], q->flen[q->head]);
+            }
+            n++;
             q->head = (q->head + 1) % q->cap;
             q->count--;
         }

@@ -24,10 +24,18 @@ typedef struct exp_queue {
     bool request;         /* out-of-band work for the consumer (reopen) */
     uint64_t pushed;      /* records offered, lost ones included */
     uint64_t lost;        /* refused because the ring was full */
+    /* Fields (DPI) of queued records, only when the consumer wants them: a FIFO byte arena
+     * sized for an average record, because a full oc_fields_t per ring slot would cost
+     * the ring's size times 1.7 KB. A record whose fields find no room goes without them. */
+    uint8_t *arena;       /* NULL: fields are not kept */
+    uint32_t arena_size, arena_start, arena_end, arena_live;
+    bool arena_wrapped;   /* live data is [arena_start, wrap) + [0, arena_end) */
+    uint32_t *foff, *flen; /* per ring slot: fields offset in the arena, length (0 none) */
+    uint64_t fields_dropped; /* records queued without their fields: no room */
 } exp_queue_t;
 
-/* Allocates the ring for @cap (>= 1) records. */
-void exp_queue_init(exp_queue_t *q, uint32_t cap);
+/* Allocates the ring for @cap (>= 1) records, and room for their fields if @with_fields. */
+void exp_queue_init(exp_queue_t *q, uint32_t cap, bool with_fields);
 
 /* Frees the ring; the consumer must have stopped. */
 void exp_queue_clear(exp_queue_t *q);
@@ -44,10 +52,15 @@ typedef struct exp_queue_state {
     bool request;  /* a request was pending (cleared by this call) */
 } exp_queue_state_t;
 
-/* Moves up to @max records into @dst, waiting until @deadline_us (g_get_monotonic_time()
+/* Moves up to @max records into @dst (and their fields into @dst_fields, pointed to by
+ * dst[i].fields; with @dst_fields NULL or a queue without fields, fields are NULL), waiting until @deadline_us (g_get_monotonic_time()
  * clock) if the ring is empty and nothing else is pending. Returns the number moved. */
-size_t exp_queue_pop(exp_queue_t *q, oc_flow_info_t *dst, size_t max, gint64 deadline_us,
-                     exp_queue_state_t *state);
+size_t exp_queue_pop(exp_queue_t *q, oc_flow_info_t *dst, oc_fields_t *dst_fields, size_t max,
+                     gint64 deadline_us, exp_queue_state_t *state);
+
+/* After records were moved within an array, points each one that has fields at its own
+ * entry of the parallel @fields array again. */
+void exp_records_fix_fields(oc_flow_info_t *recs, oc_fields_t *fields, size_t n);
 
 /* Waits until @deadline_us without taking records: returns early on abort, on a request,
  * and on closing if @wake_on_closing. Fills @state like exp_queue_pop() (clearing a

@@ -90,6 +90,7 @@ typedef struct {
      * message being built; on a new connection they are encoded again. pend0_sent_first:
      * pend[0]'s first record (uniflow: two per flow) went out in the previous message. */
     oc_flow_info_t *pend;
+    oc_fields_t *pend_fields;       /* pend[i].fields points into pend_fields[i] */
     size_t n_pend, n_enc;
     bool pend0_sent_first;
 
@@ -348,6 +349,10 @@ static void tcp_connect_start(exp_output_t *out, exp_tcp_t *s)
 static void pend_remove(exp_tcp_t *s, size_t n)
 {
     memmove(s->pend, s->pend + n, (s->n_pend - n) * sizeof *s->pend);
+    if (s->pend_fields != NULL) {
+        memmove(s->pend_fields, s->pend_fields + n, (s->n_pend - n) * sizeof *s->pend_fields);
+        exp_records_fix_fields(s->pend, s->pend_fields, s->n_pend - n);
+    }
     s->n_pend -= n;
     s->n_enc = s->n_enc > n ? s->n_enc - n : 0;
 }
@@ -474,6 +479,11 @@ static bool tcp_encode(exp_output_t *out, exp_tcp_t *s)
              * start-up); an earlier record of it may be in the message, which is harmless */
             exp_output_account(out, 0, 1, 0, 0);
             memmove(s->pend + i, s->pend + i + 1, (s->n_pend - i - 1) * sizeof *s->pend);
+            if (s->pend_fields != NULL) {
+                memmove(s->pend_fields + i, s->pend_fields + i + 1,
+                        (s->n_pend - i - 1) * sizeof *s->pend_fields);
+                exp_records_fix_fields(s->pend, s->pend_fields, s->n_pend - 1);
+            }
             s->n_pend--;
             if (i == 0)
                 s->pend0_sent_first = false;
@@ -561,8 +571,9 @@ static void tcp_run(exp_output_t *out)
          * before a reconnection still wait to be encoded. */
         gint64 deadline = s->n_enc < s->n_pend ? now
                         : now + (s->unconf->len > 0 ? TCP_SLICE_MS * 1000 : G_USEC_PER_SEC);
-        size_t n = exp_queue_pop(&out->queue, s->pend + s->n_pend, TCP_PEND_MAX - s->n_pend,
-                                 deadline, &st);
+        size_t n = exp_queue_pop(&out->queue, s->pend + s->n_pend,
+                                 s->pend_fields != NULL ? s->pend_fields + s->n_pend : NULL,
+                                 TCP_PEND_MAX - s->n_pend, deadline, &st);
         if (st.abort)
             break;
         closing = closing || st.closing;
@@ -597,6 +608,7 @@ static void tcp_free(exp_output_t *out)
         freeaddrinfo(s->addrs);
     g_array_free(s->unconf, TRUE);
     g_free(s->pend);
+    g_free(s->pend_fields);
     g_free(s->msg);
     g_free(s->rec);
     g_free(s);
@@ -613,6 +625,8 @@ static bool tcp_open(exp_output_t *out, GError **error)
     s->backoff_us = TCP_BACKOFF_MIN_US;
     s->unconf = g_array_new(FALSE, FALSE, sizeof(tcp_unconfirmed_t));
     s->pend = g_new(oc_flow_info_t, TCP_PEND_MAX);
+    if (out->wants_fields)
+        s->pend_fields = g_new(oc_fields_t, TCP_PEND_MAX);
     s->msg = g_malloc(TCP_MSG_SIZE);
     s->rec = g_malloc0(2 * MAP_IPFIX_MAX_RECORD);
     out->sink = s;

@@ -17,6 +17,7 @@
 #include <ocellus/ocellus.h>
 
 #include "decode/dec.h"
+#include "dpi/dpi.h"
 
 /* Packet capture time, microseconds since the epoch. */
 typedef uint64_t pkt_time_t;
@@ -61,7 +62,9 @@ typedef struct flow {
     uint8_t flags_init[2];         /* TCP flags of the first packet of each direction */
     uint8_t flags_union[2];
     uint8_t timer_list;            /* FLOW_TL_* list the flow is on */
-    uint8_t unused[5];
+    uint8_t dpi_state;             /* DPI_ST_*: DONE when DPI is off or finished */
+    uint16_t app;                  /* oc_protocol_t found by DPI */
+    uint8_t unused[2];
     uint64_t packets[2];
     uint64_t octets[2];
     pkt_time_t last[2];            /* newest packet timestamp per direction */
@@ -86,6 +89,7 @@ typedef struct flow_cold {
     int32_t icmp_type_code[2];
     int8_t wscale[2];
     oc_tunnel_t tunnel;            /* tunnel of the first packet (type 0: none) */
+    dpi_flow_t dpi;                /* inspection and field slots */
 } flow_cold_t;
 _Static_assert(sizeof(flow_cold_t) <= 224, "cold flow state is documented as 216 bytes");
 
@@ -145,6 +149,7 @@ typedef struct flow_engine {
     void *cb_data;
     bool stopped;
     uint32_t last_flow;           /* flow of the last attributed packet */
+    dpi_t *dpi;                   /* NULL when DPI is off */
     oc_flow_info_t info;          /* view returned to callers */
     oc_engine_stats_t stats;
 } flow_engine_t;

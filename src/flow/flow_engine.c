@@ -145,6 +145,12 @@ const oc_flow_info_t *flow_engine_info(flow_engine_t *e, uint32_t idx, oc_end_re
     in->key.src_port = icmp ? 0 : f->key.port[s];
     in->key.dst_port = icmp ? 0 : f->key.port[d];
     in->tunnel = c->tunnel;
+    in->protocol = f->app;
+    if (f->app == OC_PROTO_UNKNOWN)
+        in->protocol_guess = (uint16_t)oc_protocol_guess(f->key.proto, in->key.src_port,
+                                                         in->key.dst_port);
+    if (e->dpi != NULL)
+        in->fields = dpi_fields(e->dpi, &c->dpi);
 
     for (unsigned dir = 0; dir < OC_DIRECTION_N; dir++) {
         int64_t *st[OC_STAT_N];
@@ -186,6 +192,8 @@ static void deliver(flow_engine_t *e, uint32_t idx, oc_end_reason_t reason)
 static void flow_end(flow_engine_t *e, uint32_t idx, oc_end_reason_t reason)
 {
     deliver(e, idx, reason);
+    if (e->dpi != NULL)
+        dpi_flow_release(e->dpi, &e->table.cold[idx].dpi);
     lru_unlink(e, idx);
     tl_unlink(e, idx);
     flow_table_remove(&e->table, idx);
@@ -296,6 +304,9 @@ static uint32_t flow_new(flow_engine_t *e, const flow_key_t *key, uint32_t hash,
     c->wscale[0] = c->wscale[1] = -1;
     c->icmp_type_code[0] = c->icmp_type_code[1] = -1;
     memset(&c->tunnel, 0, sizeof c->tunnel);
+    c->dpi.inspect = c->dpi.fields = DPI_NONE;
+    f->dpi_state = e->dpi != NULL ? DPI_ST_NEW : DPI_ST_DONE;
+    f->app = OC_PROTO_UNKNOWN;
     if (p->tunnel_type != DEC_TUNNEL_NONE) {
         c->tunnel.type = p->tunnel_type;
         c->tunnel.family = p->outer_family;
@@ -459,6 +470,9 @@ oc_status_t flow_engine_packet_held(flow_engine_t *e, pkt_time_t ts, const dec_p
         f->flags_union[dir] |= p->tcp_flags;
         tcp_update(e, idx, dir, ts, p);
     }
+    if (f->dpi_state != DPI_ST_DONE)
+        dpi_packet(e->dpi, &e->table.cold[idx].dpi, &f->dpi_state, &f->app, dir, ts, p,
+                   &e->stats);
     if (e->lru.head != idx) {
         lru_unlink(e, idx);
         lru_push_head(e, idx);
@@ -470,6 +484,7 @@ oc_status_t flow_engine_packet_held(flow_engine_t *e, pkt_time_t ts, const dec_p
         info->skip = OC_SKIP_NONE;
         info->direction = (oc_direction_t)dir;
         info->new_flow = created;
+        info->protocol = f->app;
     }
     return e->stopped ? OC_STATUS_STOPPED : OC_STATUS_OK;
 }
@@ -506,10 +521,13 @@ void flow_engine_init(flow_engine_t *e, const oc_config_t *cfg)
     for (unsigned i = 0; i < FLOW_TL_N; i++)
         e->timers[i].head = e->timers[i].tail = FLOW_NONE;
     e->last_flow = FLOW_NONE;
+    if (cfg->dpi)
+        dpi_init(&e->dpi, cfg);
 }
 
 void flow_engine_clear(flow_engine_t *e)
 {
+    dpi_free(e->dpi);
     flow_table_clear(&e->table);
     memset(e, 0, sizeof *e);
 }

@@ -124,6 +124,16 @@ static void jb_addr(jbuf_t *b, const char *key, int family, const uint8_t *addr)
     jb_printf(b, ",\"%s\":\"%s\"", key, text);
 }
 
+static bool all_digits(const char *v, size_t len)
+{
+    if (len == 0 || len > 20)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+    return true;
+}
+
 size_t map_json_format(const oc_flow_info_t *in, char *buf, size_t size)
 {
     jbuf_t b = {buf, size, 0};
@@ -189,6 +199,24 @@ size_t map_json_format(const oc_flow_info_t *in, char *buf, size_t size)
             jb_int(&b, rev, in->icmp_type_code[I]);
     }
     jb_uint(&b, "flowId", in->id);
+    if (in->protocol != OC_PROTO_UNKNOWN)
+        jb_printf(&b, ",\"applicationName\":\"%s\"", oc_protocol_name(in->protocol));
+    else if (in->protocol_guess != OC_PROTO_UNKNOWN)
+        jb_printf(&b, ",\"applicationGuess\":\"%s\"", oc_protocol_name(in->protocol_guess));
+    for (unsigned f = 0; in->fields != NULL && f < OC_FIELD_N; f++) {
+        size_t len;
+        const char *v = oc_fields_get(in->fields, (oc_field_t)f, &len);
+        if (v == NULL)
+            continue;
+        if (oc_field_is_number((oc_field_t)f) && all_digits(v, len)) {
+            jb_printf(&b, ",\"%s\":%.*s", oc_field_name((oc_field_t)f), (int)len, v);
+        } else {
+            /* Escaping can grow a byte to six: room for the worst case is checked. */
+            char esc[OC_FIELD_MAX_LEN * 6];
+            size_t n = map_json_escape(v, len, esc, sizeof esc);
+            jb_printf(&b, ",\"%s\":\"%.*s\"", oc_field_name((oc_field_t)f), (int)n, esc);
+        }
+    }
     jb_printf(&b, "}\n");
     return b.len;
 }

@@ -9,7 +9,7 @@
 #include <ocellus/ocellus.h>
 
 /* Buffer size that always holds one record. */
-#define MAP_JSON_MAX 2048
+#define MAP_JSON_MAX 16384
 
 /*
  * Writes @info as one JSON object followed by '\n' into @buf (@size >= MAP_JSON_MAX) and

@@ -55,7 +55,7 @@ static void test_queue_full_counts_lost(void **state)
 {
     (void)state;
     exp_queue_t q;
-    exp_queue_init(&q, 4);
+    exp_queue_init(&q, 4, false);
     oc_flow_info_t f;
     for (uint64_t i = 1; i <= 6; i++) {
         make_flow(&f, i);
@@ -67,20 +67,20 @@ static void test_queue_full_counts_lost(void **state)
     assert_int_equal(exp_queue_count(&q), 4);
     oc_flow_info_t out[8];
     exp_queue_state_t st;
-    assert_int_equal(exp_queue_pop(&q, out, 3, g_get_monotonic_time(), &st), 3);
+    assert_int_equal(exp_queue_pop(&q, out, NULL, 3, g_get_monotonic_time(), &st), 3);
     assert_false(st.empty);
     assert_int_equal(out[0].id, 1);
     assert_int_equal(out[2].id, 3);
     /* wraps around the ring in order */
     make_flow(&f, 7);
     assert_true(exp_queue_push(&q, &f));
-    assert_int_equal(exp_queue_pop(&q, out, 8, g_get_monotonic_time(), &st), 2);
+    assert_int_equal(exp_queue_pop(&q, out, NULL, 8, g_get_monotonic_time(), &st), 2);
     assert_int_equal(out[0].id, 4);
     assert_int_equal(out[1].id, 7);
     assert_true(st.empty);
     /* an empty ring waits at most until the deadline */
     gint64 t0 = g_get_monotonic_time();
-    assert_int_equal(exp_queue_pop(&q, out, 8, t0 + 20000, &st), 0);
+    assert_int_equal(exp_queue_pop(&q, out, NULL, 8, t0 + 20000, &st), 0);
     assert_true(g_get_monotonic_time() - t0 >= 15000);
     exp_queue_set_closing(&q);
     assert_false(exp_queue_push(&q, &f)); /* closing: refused and counted */

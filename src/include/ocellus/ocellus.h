@@ -137,6 +137,133 @@ typedef struct oc_tunnel {
     uint8_t dst_addr[16];
 } oc_tunnel_t;
 
+/**
+ * Application protocols identified from payload (never from ports alone). The names are
+ * nDPI's master protocol names in lower case; oc_protocol_name() gives them.
+ */
+typedef enum {
+    OC_PROTO_UNKNOWN = 0,
+    OC_PROTO_HTTP,
+    OC_PROTO_TLS,
+    OC_PROTO_DTLS,
+    OC_PROTO_QUIC,
+    OC_PROTO_DNS,
+    OC_PROTO_MDNS,
+    OC_PROTO_LLMNR,
+    OC_PROTO_SSH,
+    OC_PROTO_SMTP,
+    OC_PROTO_SMTPS,          /**< SMTP upgraded by STARTTLS (nDPI's name) */
+    OC_PROTO_POP3,
+    OC_PROTO_POP3S,          /**< POP3 upgraded by STLS */
+    OC_PROTO_IMAP,
+    OC_PROTO_IMAPS,          /**< IMAP upgraded by STARTTLS */
+    OC_PROTO_FTP_CONTROL,
+    OC_PROTO_FTP_DATA,       /**< a data connection announced on an FTP control connection */
+    OC_PROTO_DHCP,
+    OC_PROTO_DHCPV6,
+    OC_PROTO_NTP,
+    OC_PROTO_SIP,
+    OC_PROTO_RTP,
+    OC_PROTO_RTCP,
+    OC_PROTO_STUN,
+    OC_PROTO_BGP,
+    OC_PROTO_MQTT,
+    OC_PROTO_BITTORRENT,
+    OC_PROTO_SSDP,
+    OC_PROTO_KERBEROS,
+    OC_PROTO_MYSQL,
+    OC_PROTO_GIT,
+    OC_PROTO_TOR,
+    OC_PROTO_WIREGUARD,
+    OC_PROTO_N
+} oc_protocol_t;
+
+/** Lower-case name of @proto ("http", "tls", ...; "unknown" for 0 and out of range). */
+const char *oc_protocol_name(oc_protocol_t proto);
+
+/** silkAppLabel of @proto: the protocol's well-known port by YAF's convention; 0 unknown. */
+uint16_t oc_protocol_port(oc_protocol_t proto);
+
+/**
+ * A guess from the transport ports only (both are tried, the lower well-known one first),
+ * for flows payload did not identify; OC_PROTO_UNKNOWN when no port is known.
+ */
+oc_protocol_t oc_protocol_guess(uint8_t l4_protocol, uint16_t src_port, uint16_t dst_port);
+
+/**
+ * Fields taken from the payload. Every value is a byte string from the wire, cut to at most
+ * OC_FIELD_MAX_LEN bytes (not NUL-terminated, not necessarily UTF-8); the numeric ones
+ * (oc_field_is_number()) hold ASCII decimal digits.
+ */
+typedef enum {
+    OC_FIELD_HTTP_METHOD = 0,    /**< httpRequestMethod */
+    OC_FIELD_HTTP_HOST,          /**< httpRequestHost */
+    OC_FIELD_HTTP_TARGET,        /**< httpRequestTarget */
+    OC_FIELD_HTTP_USER_AGENT,    /**< httpUserAgent */
+    OC_FIELD_HTTP_STATUS,        /**< httpStatusCode (number) */
+    OC_FIELD_HTTP_CONTENT_TYPE,  /**< httpContentType (of the response) */
+    OC_FIELD_TLS_SNI,            /**< sslServerName (TLS, DTLS and QUIC) */
+    OC_FIELD_TLS_CLIENT_VERSION, /**< tlsClientVersion: highest version the client offers,
+                                      "TLSv1.3", "TLSv1.2", ..., "DTLSv1.2" */
+    OC_FIELD_TLS_VERSION,        /**< tlsVersion: version the server chose */
+    OC_FIELD_TLS_ALPN,           /**< tlsAlpn: ALPN offered by the client, comma-separated */
+    OC_FIELD_TLS_CIPHER,         /**< sslServerCipher: cipher suite the server chose (number) */
+    OC_FIELD_TLS_JA3,            /**< tlsJa3: JA3 client fingerprint (MD5, hex) */
+    OC_FIELD_TLS_JA4,            /**< tlsJa4: JA4 client fingerprint */
+    OC_FIELD_TLS_CERT_SUBJECT,   /**< tlsCertSubject: server certificate subject, "C=US, O=..., CN=..." */
+    OC_FIELD_TLS_CERT_ISSUER,    /**< tlsCertIssuer */
+    OC_FIELD_QUIC_VERSION,       /**< quicVersion (number; Google QUIC "Q046" style as 0x51303436) */
+    OC_FIELD_DNS_QNAME,          /**< dnsQName */
+    OC_FIELD_DNS_QTYPE,          /**< dnsQRType (number) */
+    OC_FIELD_DNS_RCODE,          /**< dnsResponseCode (number) */
+    OC_FIELD_DNS_ANSWERS,        /**< dnsAnswers: first A/AAAA/CNAME answers, comma-separated */
+    OC_FIELD_SSH_CLIENT,         /**< sshVersion: the client's banner */
+    OC_FIELD_SSH_SERVER,         /**< reverseSshVersion: the server's banner */
+    OC_FIELD_SMTP_HELO,          /**< smtpHello */
+    OC_FIELD_SMTP_FROM,          /**< smtpFrom (first MAIL FROM) */
+    OC_FIELD_SMTP_TO,            /**< smtpTo (first RCPT TO) */
+    OC_FIELD_STARTTLS,           /**< startTLS: 1 when SMTP/POP3/IMAP/FTP switched to TLS */
+    OC_FIELD_SIP_METHOD,         /**< sipMethod: method of the first request */
+    OC_FIELD_SIP_FROM,           /**< sipFrom */
+    OC_FIELD_SIP_TO,             /**< sipTo */
+    OC_FIELD_SIP_CALL_ID,        /**< sipCallId */
+    OC_FIELD_SIP_USER_AGENT,     /**< sipUserAgent */
+    OC_FIELD_DHCP_HOST_NAME,     /**< dhcpHostName (option 12) */
+    OC_FIELD_DHCP_VENDOR_CLASS,  /**< dhcpVendorCode (option 60) */
+    OC_FIELD_DHCP_REQUESTED_ADDR,/**< dhcpRequestedAddress (option 50, dotted quad) */
+    OC_FIELD_MQTT_CLIENT_ID,     /**< mqttClientId */
+    OC_FIELD_MQTT_TOPIC,         /**< mqttTopic: first PUBLISH or SUBSCRIBE topic */
+    OC_FIELD_BITTORRENT_INFO_HASH, /**< bittorrentInfoHash (hex) */
+    OC_FIELD_NTP_VERSION,        /**< ntpVersion (number) */
+    OC_FIELD_NTP_STRATUM,        /**< ntpStratum (number, from the server's reply) */
+    OC_FIELD_N
+} oc_field_t;
+
+/** Longest value kept for one field, bytes. */
+#define OC_FIELD_MAX_LEN 512
+/** Bytes for all of a flow's field values together. */
+#define OC_FIELDS_BYTES 1536
+
+/**
+ * A flow's fields: value i is buf[off[i]] .. + len[i]; len 0 means absent. Plain data, so
+ * a copy (of offsetof(buf) + used bytes) is a valid copy.
+ */
+typedef struct oc_fields {
+    uint16_t off[OC_FIELD_N];
+    uint16_t len[OC_FIELD_N];
+    uint16_t used;               /**< bytes of buf in use */
+    char buf[OC_FIELDS_BYTES];
+} oc_fields_t;
+
+/** JSON key of a field (IANA name, else CERT's, else ours), e.g. "httpRequestHost". */
+const char *oc_field_name(oc_field_t field);
+
+/** Whether a field holds a number (ASCII decimal) rather than text. */
+bool oc_field_is_number(oc_field_t field);
+
+/** Value of @field in @fields, its length in *@len; NULL when absent (or @fields NULL). */
+const char *oc_fields_get(const oc_fields_t *fields, oc_field_t field, size_t *len);
+
 /** A read-only view of a flow: key, statistics and (at termination) why it ended. */
 typedef struct oc_flow_info {
     uint64_t id;                   /**< engine-unique, increasing with flow creation */
@@ -145,6 +272,10 @@ typedef struct oc_flow_info {
     int32_t icmp_type_code[OC_DIRECTION_N]; /**< -1 when not ICMP or no packet */
     oc_end_reason_t end_reason;    /**< OC_END_NONE while the flow is active */
     oc_tunnel_t tunnel;            /**< tunnel of the flow's first packet */
+    uint16_t protocol;             /**< oc_protocol_t from payload; OC_PROTO_UNKNOWN if none */
+    uint16_t protocol_guess;       /**< oc_protocol_guess() when protocol is unknown, else 0 */
+    const oc_fields_t *fields;     /**< payload fields, NULL when none (or DPI is off); valid
+                                        as long as the info */
 } oc_flow_info_t;
 
 /**
@@ -171,6 +302,13 @@ typedef struct oc_config {
     uint32_t max_frag_datagrams; /**< IP datagrams whose fragments are tracked at once; 0 turns
                                       tracking off (later fragments are skipped) (1024) */
     uint32_t frag_timeout_s;     /**< how long a datagram's fragments are tracked (30) */
+    bool dpi;                    /**< identify application protocols (default true) */
+    bool dpi_fields;             /**< also extract fields (default true); off, dissectors only
+                                      label flows and no field memory is used */
+    uint32_t dpi_max_inspect;    /**< flows whose payload is inspected at once; beyond, new
+                                      flows are not inspected (counted) (16384) */
+    uint32_t dpi_max_fields;     /**< flows that hold fields at once; beyond, fields are not
+                                      kept (counted) (65536) */
 } oc_config_t;
 
 /** Sets every field of @config to its default. */
@@ -193,6 +331,7 @@ typedef struct oc_packet_info {
                                       oc_engine_flush()) */
     oc_direction_t direction;    /**< direction of the packet within its flow */
     bool new_flow;               /**< the packet started a flow */
+    uint16_t protocol;           /**< oc_protocol_t of the flow after this packet */
 } oc_packet_info_t;
 
 /** Engine counters, cumulative since oc_engine_new(). */
@@ -208,6 +347,10 @@ typedef struct oc_engine_stats {
                                             before (still counted in the flow) */
     uint64_t fragments_overlap;        /**< fragments partly overlapping one seen before */
     uint64_t fragments_held;           /**< later fragments that waited for their first one */
+    uint64_t dpi_flows_identified;     /**< flows given a protocol from payload */
+    uint64_t dpi_inspect_full;         /**< flows not inspected: dpi_max_inspect reached */
+    uint64_t dpi_fields_full;          /**< flows whose fields were not kept: dpi_max_fields */
+    uint64_t dpi_stream_gaps;          /**< TCP segments past a hole, not given to dissectors */
 } oc_engine_stats_t;
 
 typedef struct oc_engine oc_engine_t;

@@ -1,0 +1,373 @@
+/*
+ * The DPI engine side: inspection and field pools, TCP stream prefixes, the dissector loop
+ * and the table of announced connections (dpi.h explains the model).
+ *
+ * Why two pools: inspection needs kilobytes per flow (two stream prefixes) but only for the
+ * first packets of a flow, while fields are small and last as long as the flow. Sizing them
+ * apart keeps a million quiet flows cheap. Both are arrays allocated once and touched only
+ * as slots are used (calloc'd pages stay untouched until then); free slots form LIFO lists
+ * so the pages in use stay few and warm.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode/dec.h"
+#include "dpi/dpi.h"
+
+/* Bits of dpi_inspect_t.flags */
+enum {
+    INS_SEQ_OUT = 1u << 0, /* next_seq[OUT] is valid */
+    INS_SEQ_IN = 1u << 1,
+    INS_OWNED = 1u << 2,   /* one dissector matched and wants more (owner) */
+};
+
+#define MAX_DISSECTORS 64
+
+typedef struct dpi_inspect {
+    uint64_t candidates;           /* bit i: dpi_dissectors[i] may still match */
+    uint32_t next_free;            /* free list link */
+    uint32_t next_seq[2];          /* TCP: sequence number of the next byte expected */
+    uint32_t len[2];               /* bytes in buf[dir] */
+    uint32_t pkts[2];              /* payload packets given to dissectors, per direction */
+    uint32_t unused_segs;          /* TCP segments that brought nothing in order */
+    uint8_t flags;
+    uint8_t owner;                 /* dissector index when INS_OWNED */
+    uint8_t scratch[MAX_DISSECTORS][DPI_SCRATCH];
+    uint8_t buf[2][DPI_STREAM_CAP];
+} dpi_inspect_t;
+
+typedef struct dpi_fields_slot {
+    union {
+        oc_fields_t f;
+        uint32_t next_free;
+    } u;
+} dpi_fields_slot_t;
+
+#define EXPECT_N 256
+
+typedef struct dpi_expectation {
+    uint64_t until_us;             /* 0 = unused */
+    uint8_t addr[16];
+    uint16_t port;
+    uint8_t family, l4;
+    uint16_t proto;
+} dpi_expectation_t;
+
+struct dpi {
+    bool fields_on;
+    dpi_inspect_t *ins;
+    uint32_t n_ins, ins_free, ins_never_used;
+    dpi_fields_slot_t *fields;
+    uint32_t n_fields, fields_free, fields_never_used;
+    dpi_expectation_t expect[EXPECT_N];
+    uint32_t expect_next;          /* ring position of the next announcement */
+    uint32_t expect_used;          /* announcements made (saturating at EXPECT_N) */
+};
+
+_Static_assert(MAX_DISSECTORS <= 64, "candidates is a 64-bit mask");
+
+void dpi_init(dpi_t **out, const oc_config_t *cfg)
+{
+    dpi_t *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        abort();
+    d->fields_on = cfg->dpi_fields;
+    d->n_ins = cfg->dpi_max_inspect;
+    d->n_fields = cfg->dpi_fields ? cfg->dpi_max_fields : 0;
+    if (d->n_ins > 0 && (d->ins = calloc(d->n_ins, sizeof *d->ins)) == NULL)
+        abort();
+    if (d->n_fields > 0 && (d->fields = calloc(d->n_fields, sizeof *d->fields)) == NULL)
+        abort();
+    d->ins_free = d->fields_free = DPI_NONE;
+    *out = d;
+}
+
+void dpi_free(dpi_t *dpi)
+{
+    if (dpi == NULL)
+        return;
+    free(dpi->ins);
+    free(dpi->fields);
+    free(dpi);
+}
+
+/* ---- pools ----------------------------------------------------------------------------- */
+
+static uint32_t ins_take(dpi_t *d)
+{
+    uint32_t i;
+    if (d->ins_free != DPI_NONE) {
+        i = d->ins_free;
+        d->ins_free = d->ins[i].next_free;
+    } else if (d->ins_never_used < d->n_ins) {
+        i = d->ins_never_used++;
+    } else {
+        return DPI_NONE;
+    }
+    dpi_inspect_t *s = &d->ins[i];
+    /* Only the header and the scratch need clearing; buffers are written before read. */
+    memset(s, 0, offsetof(dpi_inspect_t, buf));
+    return i;
+}
+
+static void ins_give(dpi_t *d, uint32_t i)
+{
+    d->ins[i].next_free = d->ins_free;
+    d->ins_free = i;
+}
+
+static uint32_t fields_take(dpi_t *d)
+{
+    uint32_t i;
+    if (d->fields_free != DPI_NONE) {
+        i = d->fields_free;
+        d->fields_free = d->fields[i].u.next_free;
+    } else if (d->fields_never_used < d->n_fields) {
+        i = d->fields_never_used++;
+    } else {
+        return DPI_NONE;
+    }
+    oc_fields_t *f = &d->fields[i].u.f;
+    memset(f, 0, offsetof(oc_fields_t, buf));
+    return i;
+}
+
+static void fields_give(dpi_t *d, uint32_t i)
+{
+    d->fields[i].u.next_free = d->fields_free;
+    d->fields_free = i;
+}
+
+const oc_fields_t *dpi_fields(const dpi_t *dpi, const dpi_flow_t *df)
+{
+    if (df->fields == DPI_NONE)
+        return NULL;
+    const oc_fields_t *f = &dpi->fields[df->fields].u.f;
+    return f->used > 0 ? f : NULL;
+}
+
+void dpi_flow_release(dpi_t *dpi, dpi_flow_t *df)
+{
+    if (df->inspect != DPI_NONE)
+        ins_give(dpi, df->inspect);
+    if (df->fields != DPI_NONE)
+        fields_give(dpi, df->fields);
+    df->inspect = df->fields = DPI_NONE;
+}
+
+/* ---- announced connections ----------------------------------------------------------- */
+
+void dpi_expect(dpi_ctx_t *ctx, uint8_t family, const uint8_t *addr, uint16_t port, uint8_t l4,
+                oc_protocol_t proto)
+{
+    dpi_t *d = ctx->dpi;
+    if (d == NULL || port == 0)
+        return;
+    dpi_expectation_t *x = &d->expect[d->expect_next];
+    d->expect_next = (d->expect_next + 1) % EXPECT_N;
+    if (d->expect_used < EXPECT_N)
+        d->expect_used++;
+    memset(x, 0, sizeof *x);
+    x->until_us = ctx->ts_us + (uint64_t)DPI_EXPECT_TIMEOUT_S * 1000000u;
+    memcpy(x->addr, addr, family == 4 ? 4 : 16);
+    x->port = port;
+    x->family = family;
+    x->l4 = l4;
+    x->proto = (uint16_t)proto;
+}
+
+static bool endpoint_is(const dpi_expectation_t *x, const dec_packet_t *p, const uint8_t *addr,
+                        uint16_t port)
+{
+    return x->port == port && x->family == p->family &&
+           memcmp(x->addr, addr, p->family == 4 ? 4 : 16) == 0;
+}
+
+/* An announced endpoint on either side labels the flow; the announcement is used up. */
+static uint16_t expect_match(dpi_t *d, const dec_packet_t *p, uint64_t ts_us)
+{
+    for (uint32_t i = 0; i < d->expect_used; i++) {
+        dpi_expectation_t *x = &d->expect[i];
+        if (x->until_us == 0 || x->l4 != p->proto)
+            continue;
+        if (x->until_us < ts_us) {
+            x->until_us = 0;
+            continue;
+        }
+        if (endpoint_is(x, p, p->dst, p->dport) || endpoint_is(x, p, p->src, p->sport)) {
+            x->until_us = 0;
+            return x->proto;
+        }
+    }
+    return OC_PROTO_UNKNOWN;
+}
+
+/* ---- inspection ------------------------------------------------------------------------ */
+
+static void finish(dpi_t *d, dpi_flow_t *df, uint8_t *state)
+{
+    if (df->inspect != DPI_NONE) {
+        ins_give(d, df->inspect);
+        df->inspect = DPI_NONE;
+    }
+    /* Fields nobody filled give their slot back at once. */
+    if (df->fields != DPI_NONE && d->fields[df->fields].u.f.used == 0) {
+        fields_give(d, df->fields);
+        df->fields = DPI_NONE;
+    }
+    *state = DPI_ST_DONE;
+}
+
+/* Adds a TCP segment to its direction's prefix. Returns false when it brings nothing new
+ * (retransmission, or a segment after a hole, which is dropped: dissectors only ever see
+ * the stream from its start without gaps). */
+static bool stream_add(dpi_inspect_t *s, unsigned dir, const dec_packet_t *p,
+                       oc_engine_stats_t *stats, uint32_t *new_off)
+{
+    const uint8_t seq_bit = dir == 0 ? INS_SEQ_OUT : INS_SEQ_IN;
+    uint32_t seq = p->tcp_seq;
+    const uint8_t *data = p->payload;
+    uint32_t len = p->payload_caplen;
+    if (p->tcp_flags & DEC_TCP_SYN)
+        seq++; /* data on a SYN (TFO) starts after the SYN's sequence number */
+    if (!(s->flags & seq_bit)) {
+        s->flags |= seq_bit;
+        s->next_seq[dir] = seq;
+    }
+    int32_t ahead = (int32_t)(seq - s->next_seq[dir]);
+    if (ahead > 0) {
+        stats->dpi_stream_gaps++;
+        return false;
+    }
+    uint32_t old = (uint32_t)-ahead; /* bytes of this segment already in the prefix */
+    if (old >= len)
+        return false;
+    data += old;
+    len -= old;
+    uint32_t room = DPI_STREAM_CAP - s->len[dir];
+    if (len > room)
+        len = room;
+    if (len == 0)
+        return false;
+    memcpy(s->buf[dir] + s->len[dir], data, len);
+    *new_off = s->len[dir];
+    s->len[dir] += len;
+    s->next_seq[dir] += len + old;
+    /* A segment cut by the snap length leaves a hole the prefix cannot fill. */
+    if (p->payload_caplen < p->l4_payload_len && !(p->frag == DEC_FRAG_FIRST))
+        s->next_seq[dir] += p->l4_payload_len - p->payload_caplen;
+    return true;
+}
+
+void dpi_packet(dpi_t *d, dpi_flow_t *df, uint8_t *state, uint16_t *proto, unsigned dir,
+                uint64_t ts_us, const dec_packet_t *p, oc_engine_stats_t *stats)
+{
+    if (p->proto != 6 && p->proto != 17) {
+        *state = DPI_ST_DONE;
+        return;
+    }
+    if (*state == DPI_ST_NEW) {
+        if (d->expect_used > 0) {
+            uint16_t x = expect_match(d, p, ts_us);
+            if (x != OC_PROTO_UNKNOWN) {
+                *proto = x;
+                stats->dpi_flows_identified++;
+                finish(d, df, state);
+                return;
+            }
+        }
+        if (p->payload_caplen == 0)
+            return;
+        df->inspect = ins_take(d);
+        if (df->inspect == DPI_NONE) {
+            stats->dpi_inspect_full++;
+            *state = DPI_ST_DONE;
+            return;
+        }
+        if (d->fields_on) {
+            df->fields = fields_take(d);
+            if (df->fields == DPI_NONE)
+                stats->dpi_fields_full++;
+        }
+        dpi_inspect_t *s = &d->ins[df->inspect];
+        for (unsigned i = 0; i < dpi_n_dissectors; i++)
+            if (p->proto == 6 ? dpi_dissectors[i].tcp : dpi_dissectors[i].udp)
+                s->candidates |= UINT64_C(1) << i;
+        *state = DPI_ST_INSPECTING;
+    }
+    if (p->payload_caplen == 0 || p->frag == DEC_FRAG_LATER)
+        return;
+    dpi_inspect_t *s = &d->ins[df->inspect];
+
+    dpi_ctx_t ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.l4 = p->proto;
+    ctx.dir = (uint8_t)dir;
+    ctx.family = p->family;
+    ctx.sport = p->sport;
+    ctx.dport = p->dport;
+    ctx.saddr = p->src;
+    ctx.daddr = p->dst;
+    ctx.pkts[0] = s->pkts[0];
+    ctx.pkts[1] = s->pkts[1];
+    ctx.fields = df->fields != DPI_NONE ? &d->fields[df->fields].u.f : NULL;
+    ctx.proto = *proto;
+    ctx.dpi = d;
+    ctx.ts_us = ts_us;
+    if (p->proto == 6) {
+        uint32_t new_off = 0;
+        if (!stream_add(s, dir, p, stats, &new_off)) {
+            /* A hole that never fills must not hold the slot for the flow's lifetime. */
+            if (++s->unused_segs >= DPI_MAX_PACKETS)
+                finish(d, df, state);
+            return;
+        }
+        ctx.data = s->buf[dir];
+        ctx.len = s->len[dir];
+        ctx.new_off = new_off;
+        ctx.stream_full = s->len[dir] == DPI_STREAM_CAP;
+    } else {
+        ctx.data = p->payload;
+        ctx.len = p->payload_caplen;
+        ctx.buf = s->buf[dir];
+        ctx.buf_len = &s->len[dir];
+    }
+    s->pkts[dir]++;
+
+    bool done = false;
+    if (s->flags & INS_OWNED) {
+        ctx.scratch = s->scratch[s->owner];
+        dpi_verdict_t v = dpi_dissectors[s->owner].fn(&ctx);
+        *proto = ctx.proto;
+        done = v != DPI_MATCH_MORE;
+    } else {
+        uint64_t cand = s->candidates;
+        while (cand != 0) {
+            unsigned i = (unsigned)__builtin_ctzll(cand);
+            cand &= cand - 1;
+            ctx.scratch = s->scratch[i];
+            dpi_verdict_t v = dpi_dissectors[i].fn(&ctx);
+            if (v == DPI_NO) {
+                s->candidates &= ~(UINT64_C(1) << i);
+            } else if (v == DPI_MATCH || v == DPI_MATCH_MORE) {
+                *proto = ctx.proto;
+                stats->dpi_flows_identified++;
+                if (v == DPI_MATCH_MORE) {
+                    s->flags |= INS_OWNED;
+                    s->owner = (uint8_t)i;
+                } else {
+                    done = true;
+                }
+                break;
+            }
+        }
+        if (s->candidates == 0)
+            done = true;
+    }
+    if (s->pkts[0] + s->pkts[1] >= DPI_MAX_PACKETS)
+        done = true;
+    if (done)
+        finish(d, df, state);
+}
