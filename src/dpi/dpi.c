@@ -328,6 +328,8 @@ void dpi_packet(dpi_t *d, dpi_flow_t *df, uint8_t *state, uint16_t *proto, unsig
         ctx.len = s->len[dir];
         ctx.new_off = new_off;
         ctx.stream_full = s->len[dir] == DPI_STREAM_CAP;
+        ctx.peer = s->buf[dir ^ 1u];
+        ctx.peer_len = s->len[dir ^ 1u];
     } else {
         ctx.data = p->payload;
         ctx.len = p->payload_caplen;

@@ -52,6 +52,9 @@ typedef struct dpi_ctx {
                               datagram (as captured; may be shorter than on the wire) */
     uint32_t len;
     uint32_t new_off;      /* TCP: where this packet's bytes start in data (0 for UDP) */
+    const uint8_t *peer;   /* TCP: the other direction's prefix so far (peer_len bytes);
+                              NULL for UDP */
+    uint32_t peer_len;
     bool stream_full;      /* TCP: DPI_STREAM_CAP reached: no more bytes will come */
     uint8_t l4;            /* 6 TCP, 17 UDP */
     uint8_t dir;           /* oc_direction_t of the packet: 0 = from the flow's source */
