@@ -24,4 +24,10 @@ if [ -f "$so" ]; then
     PYTHONPATH="$tmp/py" PYTHONDONTWRITEBYTECODE=1 "${OC_PYTHON:-/usr/bin/python3}" \
         "$srcdir/tests/bench/bench_python.py" "$builddir/src/ocellus" "$@"
 fi
+# ocellus beside softflowd on the generated captures (a) and (b) of the speed issue, whole
+# programs with IPFIX file export, medians of alternating runs (BENCH_PEERS=0 skips it).
+if [ "${BENCH_PEERS:-1}" != 0 ]; then
+    "${OC_PYTHON:-/usr/bin/python3}" "$(dirname "$0")/bench_peers.py" "$builddir" \
+        --runs "${BENCH_RUNS:-3}"
+fi
 exit 0

@@ -74,6 +74,7 @@ typedef struct {
     uint64_t start_time_s;
     unsigned max_payload;
     uint64_t max_duration_s;
+    uint64_t span_s;             /* capture length planned; 0 = 2 * idle + 150 */
     unsigned max_message;
 } opts_t;
 
@@ -1325,7 +1326,9 @@ static void usage(FILE *fp)
             "  --start-time EPOCH  capture start, seconds since the epoch (1700000000)\n"
             "  --max-payload N     cap on the payload of one packet, bytes (1460)\n"
             "  --max-duration S    cap on how long one flow keeps sending, seconds (90)\n"
-            "  --max-message N     cap on one TCP request or response, bytes (24000)\n");
+            "  --max-message N     cap on one TCP request or response, bytes (24000)\n"
+            "  --span S            capture length, seconds (2 * idle + 150, >= idle + 40): a\n"
+            "                      shorter one packs the same flows closer (more at once)\n");
 }
 
 static bool parse_u64(const char *arg, const char *name, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -1358,6 +1361,7 @@ static bool parse_args(int argc, char **argv, opts_t *o)
         {"max-payload", required_argument, NULL, 'P'},
         {"max-duration", required_argument, NULL, 'D'},
         {"max-message", required_argument, NULL, 'M'},
+        {"span", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1422,6 +1426,9 @@ static bool parse_args(int argc, char **argv, opts_t *o)
             ok = parse_u64(optarg, "max-message", 1, 1000000, &v);
             o->max_message = (unsigned)v;
             break;
+        case 'S':
+            ok = parse_u64(optarg, "span", 1, 86400, &o->span_s);
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -1446,6 +1453,10 @@ static bool parse_args(int argc, char **argv, opts_t *o)
         fprintf(stderr, "ocgen: --linger must be at most --idle-timeout - 2\n");
         return false;
     }
+    if (o->span_s != 0 && o->span_s < o->idle_timeout_s + 40) {
+        fprintf(stderr, "ocgen: --span must be at least --idle-timeout + 40\n");
+        return false;
+    }
     return true;
 }
 
@@ -1464,7 +1475,8 @@ int main(int argc, char **argv)
     if (g.gap_max_us > 5 * US_PER_S)
         g.gap_max_us = 5 * US_PER_S;
     g.t0_us = g.o.start_time_s * US_PER_S + 271828;
-    g.tend_planned_us = g.t0_us + (2 * g.o.idle_timeout_s + 150) * US_PER_S + 314159;
+    uint64_t span_s = g.o.span_s != 0 ? g.o.span_s : 2 * g.o.idle_timeout_s + 150;
+    g.tend_planned_us = g.t0_us + span_s * US_PER_S + 314159;
 
     g.flows = calloc(g.o.flows, sizeof *g.flows);
     if (g.flows == NULL) {
