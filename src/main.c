@@ -60,6 +60,7 @@ typedef struct run {
     bool engine_stopped;      /* the callback asked the engine to stop */
     uint32_t stats_interval_s; /* 0 = no periodic statistics line */
     uint64_t next_stats_us;   /* CLOCK_MONOTONIC time of the next statistics line */
+    uint64_t start_real_ms;   /* CLOCK_REALTIME at start (systemInitTimeMilliseconds) */
 } run_t;
 
 static void on_signal(int sig)
@@ -283,6 +284,30 @@ static void log_stats(run_t *run, cap_t *cap)
 }
 
 /*
+ * The same moment for the IPFIX outputs: a snapshot each one sends as a statistics options
+ * record after the flow records it already has (exp_output_submit_stats never blocks).
+ * @cap: the live capture (kernel drops), NULL when reading files.
+ */
+static void submit_stats(run_t *run, cap_t *cap)
+{
+    oc_engine_stats_t st;
+    oc_engine_get_stats(run->engine, &st);
+    exp_stats_t es = {
+        .system_init_ms = run->start_real_ms,
+        .observed_ms = clock_us(CLOCK_REALTIME) / 1000u,
+        .packets = st.packets,
+        .flows_observed = st.flows_created,
+    };
+    for (int i = 1; i < OC_SKIP_N; i++)
+        es.packets_ignored += st.packets_skipped[i];
+    uint64_t received;
+    if (cap != NULL)
+        cap_kernel_stats(cap, &received, &es.packets_dropped); /* leaves 0 for files */
+    for (unsigned i = 0; i < run->n_outs; i++)
+        exp_output_submit_stats(run->outs[i], &es);
+}
+
+/*
  * Acts on the signal flags and the statistics timer between batches (never per packet).
  * Returns true if it wrote a line, so a progress line can be redrawn.
  */
@@ -312,6 +337,7 @@ static bool service_requests(run_t *run, cap_t *cap, bool erase_progress)
         if (erase_progress && !wrote)
             fputs("\r\033[K", stderr);
         log_stats(run, cap);
+        submit_stats(run, cap);
         wrote = true;
     }
     return wrote;
@@ -725,6 +751,7 @@ int main(int argc, char **argv)
     install_signals();
 
     uint64_t start_us = clock_us(CLOCK_MONOTONIC);
+    run.start_real_ms = clock_us(CLOCK_REALTIME) / 1000u;
     run.next_stats_us = start_us + (uint64_t)cfg.stats_interval_s * G_USEC_PER_SEC;
     bool ok = n_files > 0 ? read_files(&run, caps, n_caps, isatty(STDERR_FILENO) == 1)
                           : read_live(&run, caps[0]);
@@ -732,6 +759,8 @@ int main(int argc, char **argv)
         status = EXIT_RUNTIME;
     /* End of input, shutdown and errors alike: every flow still open is reported. */
     oc_engine_flush(run.engine);
+    /* The last statistics record goes after the last flow record. */
+    submit_stats(&run, n_files > 0 ? NULL : caps[0]);
     uint64_t elapsed_us = clock_us(CLOCK_MONOTONIC) - start_us;
 
     print_summary(run.engine, elapsed_us);

@@ -6,7 +6,9 @@
  *
  * Listens on 127.0.0.1:PORT, accepts connections, and appends to FILE one line per data
  * record received: "TAG CONN id=flowId src=... dst=... sport= dport= proto= start= end=
- * octets= packets= roctets= rpackets=" (times in ms, flowId 0 when the template has none).
+ * octets= packets= roctets= rpackets=" (times in ms, flowId 0 when the template has none),
+ * and for each options record (the exporter's statistics) "TAG CONN stats tid=
+ * exported=exportedFlowRecordTotalCount packets=packetTotalCount".
  * Framing and the checks an exporter must pass are done here from the RFC 7011 headers; the
  * records are decoded by libfixbuf (fBufSetBuffer on each complete message, a fresh session
  * per connection, the exporter's templates transcoded into our own internal template):
@@ -56,10 +58,12 @@ static fbInfoElementSpec_t rec_spec[] = {
     { "packetDeltaCount", 8, 0 },
     { "reverseOctetDeltaCount", 8, 0 },
     { "reversePacketDeltaCount", 8, 0 },
+    { "exportedFlowRecordTotalCount", 8, 0 },
+    { "packetTotalCount", 8, 0 },
     FB_IESPEC_NULL
 };
 enum { F_ID, F_SRC4, F_DST4, F_SRC6, F_DST6, F_SPORT, F_DPORT, F_PROTO, F_START, F_END,
-       F_OCT, F_PKT, F_ROCT, F_RPKT, F_N };
+       F_OCT, F_PKT, F_ROCT, F_RPKT, F_EXPORTED, F_PKT_TOTAL, F_N };
 #define REC_TID 1000
 
 typedef struct {
@@ -110,6 +114,13 @@ static uint64_t get_uint(const uint8_t *rec, int field, size_t len)
 
 static void put_record(const conn_t *c, const uint8_t *rec)
 {
+    uint16_t tid = 0;
+    fbTemplate_t *t = fBufGetCollectionTemplate(c->fbuf, &tid);
+    if (t != NULL && fbTemplateGetOptionsScope(t) > 0) {
+        fprintf(out, "%s %u stats tid=%u exported=%" PRIu64 " packets=%" PRIu64 "\n", tag, c->id,
+                tid, get_uint(rec, F_EXPORTED, 8), get_uint(rec, F_PKT_TOTAL, 8));
+        return;
+    }
     char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
     uint32_t s4 = (uint32_t)get_uint(rec, F_SRC4, 4), d4 = (uint32_t)get_uint(rec, F_DST4, 4);
     static const uint8_t zero16[16];

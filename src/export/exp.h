@@ -75,6 +75,21 @@ typedef struct exp_output_stats {
     uint64_t connections;         /* tcp://: connections established */
 } exp_output_stats_t;
 
+/*
+ * A snapshot of the meter's statistics, for the IPFIX options record each IPFIX output sends
+ * (exp_output_submit_stats). The output adds its own delivery counters when it encodes the
+ * record. Which IPFIX element carries which field is documented in exp_ipfix.c.
+ */
+typedef struct exp_stats {
+    uint64_t system_init_ms;      /* real time the meter started, ms since the epoch */
+    uint64_t observed_ms;         /* real time of this snapshot, ms since the epoch */
+    uint64_t packets;             /* packets read (given to the engine) */
+    uint64_t packets_dropped;     /* dropped by the kernel before we read them (pcap_stats);
+                                     0 when reading files */
+    uint64_t packets_ignored;     /* read but attributed to no flow (every skip cause) */
+    uint64_t flows_observed;      /* flows created since start */
+} exp_stats_t;
+
 typedef struct exp_output exp_output_t;
 
 /* Validates @cfg, loads its template, opens the file or socket and starts the output's
@@ -84,6 +99,12 @@ exp_output_t *exp_output_new(const exp_output_cfg_t *cfg, GError **error);
 /* Queues a copy of @info; never blocks. Returns false (and counts a loss) if the queue is
  * full. Called from the flow-termination callback, i.e. on the capture thread. */
 bool exp_output_submit(exp_output_t *out, const oc_flow_info_t *info);
+
+/* Hands @stats to the output, which sends it as an options record (IPFIX outputs; JSON
+ * outputs ignore it) after every flow record submitted before this call. Never blocks: a
+ * snapshot that replaces one not yet sent supersedes it (each carries totals). Capture
+ * thread; not per packet. */
+void exp_output_submit_stats(exp_output_t *out, const exp_stats_t *stats);
 
 /* Whether the output uses DPI fields (JSON, or a template with field elements): the
  * engine extracts fields only if some output does. */

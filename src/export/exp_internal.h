@@ -13,7 +13,13 @@
 typedef struct exp_sink_ops {
     bool (*open)(exp_output_t *out, GError **error);
     void (*write)(exp_output_t *out, const oc_flow_info_t *recs, size_t n);
-    void (*flush)(exp_output_t *out);   /* queue drained: send what is buffered */
+    void (*flush)(exp_output_t *out);   /* send what is buffered (closing, stats) */
+    /* Optional: the queue ran empty; NULL means flush. A file output keeps filling its
+     * message for a while instead (nobody waits on a file record by the millisecond). */
+    void (*idle)(exp_output_t *out);
+    /* Optional: write the statistics options record, after what was written so far
+     * (NULL: the kind has none, JSON). */
+    void (*stats)(exp_output_t *out, const exp_stats_t *st);
     void (*reopen)(exp_output_t *out);  /* SIGHUP */
     void (*free)(exp_output_t *out);
     /* Optional: replaces the generic pop/write/flush loop of the output's thread, for a
@@ -37,6 +43,14 @@ struct exp_output {
     GThread *thread;
     GCond done_cond;          /* with queue.lock */
     bool done;                /* the thread has stopped */
+
+    /* Out-of-band work for the thread, set by the capture thread: the queue's request flag
+     * only wakes the thread up, these say what to do (read and cleared atomically; the
+     * snapshot itself under queue.lock). */
+    gint reopen_due;          /* SIGHUP */
+    gint stats_due;           /* stats_snap holds a snapshot not yet taken */
+    exp_stats_t stats_snap;
+    uint64_t stats_after;     /* records accepted into the queue before the snapshot */
 
     /* Counters kept by the sinks, under queue.lock (exp_output_account). */
     uint64_t records_sent, records_lost, messages_sent, send_errors;
@@ -62,14 +76,22 @@ void exp_output_recovered(exp_output_t *out);
  * nothing when nothing had failed) and marks success. Output thread only. */
 void exp_output_reconnected(exp_output_t *out, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
+/* Takes the statistics snapshot submitted last, if one is waiting: true, with the snapshot
+ * in @st and in @after the number of records accepted into the queue before it was
+ * submitted (the record goes out once that many were taken out and written). Output
+ * thread only. */
+bool exp_output_take_stats(exp_output_t *out, exp_stats_t *st, uint64_t *after);
+
 /* tcp://: adds records written but maybe never read by the collector, and connections
  * established (any thread). */
 void exp_output_account_stream(exp_output_t *out, uint64_t possibly_lost, uint64_t connections);
 
 /* file: rotation names. The finished file for PATH started at @start_us (real time, µs):
  * the UTC time as YYYYMMDDTHHMMSSZ inserted before the extension of PATH's last component
- * (appended when it has none), with "-N" after the time when @n > 0 (the name was taken).
- * The file being written is ".BASE.part" in PATH's directory. Both newly allocated. */
+ * (appended when it has none), with "_NNN" (@n, three digits, 1..999) after the time when
+ * @n > 0 (the name was taken): '_' sorts after '.' and the end of the name, so names sort in
+ * the order the files were started. The file being written is ".BASE.part" in PATH's
+ * directory. Both newly allocated. */
 char *exp_file_rotated_name(const char *path, gint64 start_us, unsigned n);
 char *exp_file_part_name(const char *path);
 

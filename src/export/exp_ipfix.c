@@ -16,13 +16,42 @@
  * template_refresh_s, checked when a new data message starts, since a restarted collector
  * has forgotten them and drops data for unknown templates).
  *
+ * A file: output fills its messages (up to 64 KiB) while records keep coming: the queue runs
+ * empty after almost every batch when a capture file is read faster than flows end, and a
+ * message per batch would spend a header and a set header on every few records. It writes
+ * the message once it is full, once its first record has waited EXP_FILE_LINGER_US, and at
+ * rotation, SIGHUP, a statistics record and shutdown.
+ *
+ * Every session also holds the statistics options template (EXP_STATS_TID, RFC 7011 section
+ * 3.4.2.2), sent with the flow templates (once per file, every template refresh over UDP, on
+ * every TCP connection). Its one record per snapshot (exp_output_submit_stats: every
+ * stats_interval, on SIGUSR1 and at shutdown after the last flow) carries standard IANA
+ * elements only, each in its registered meaning:
+ *   observationDomainId (149, the scope)    the output's observation domain
+ *   exportingProcessId (144)                our process id
+ *   observationTimeMilliseconds (323)       when the snapshot was taken
+ *   systemInitTimeMilliseconds (160)        when ocellus started
+ *   exportedFlowRecordTotalCount (42)       flow data records this output delivered (in
+ *                                           uniflow mode two per biflow with traffic both ways)
+ *   exportedMessageTotalCount (41)          IPFIX messages this output delivered before it
+ *   packetTotalCount (86)                   packets read
+ *   droppedPacketTotalCount (135)           packets the kernel dropped (0 reading files)
+ *   ignoredPacketTotalCount (164)           packets read but attributed to no flow
+ *   observedFlowTotalCount (163)            flows created
+ *   notSentFlowTotalCount (166)             flows this output lost (queue full, send errors)
+ * Flows active, records queued and "possibly lost" (tcp://) have no IANA element and are in
+ * the statistics log line only. YAF's statistics record (which SiLK logs) is not imitated: SiLK
+ * recognises it by CERT flowTablePeakCount or flowTableFlushEventCount, which the engine does
+ * not count; SiLK and nfdump ignore this record.
+ *
  * A file: output with rotate_interval_s or rotate_size writes into a hidden ".NAME.part" next
  * to PATH and renames it, when complete, to PATH with the file's UTC start time before the
  * extension (flows.20261127T221500Z.ipfix): a rename within one directory is atomic, so a
  * reader that picks up files by name never sees one half written. Each file is a transport
  * session of its own (a fresh libfixbuf session: templates first, sequence numbers from 0),
- * so any file can be read alone. Records have a fixed length (the mapper refuses variable
- * length elements), so the length of the message being built is known before each append;
+ * so any file can be read alone. The mapper tells each record's encoded length
+ * (map_ipfix_wire_size: variable-length DPI fields included), so the length of the message
+ * being built is known before each append;
  * the size limit ends a message early and starts the next file instead of letting a message
  * pass it, and a message is never split across files. Time boundaries are multiples of the
  * interval in UTC; the output thread wakes at least once a second, so a quiet output still
@@ -45,6 +74,41 @@
 /* libfixbuf's message buffer length is a uint16_t; files use the largest message. */
 #define EXP_FILE_MSG_SIZE 65535
 
+/* A file: message is written at the latest this long after its first record. */
+#define EXP_FILE_LINGER_US G_USEC_PER_SEC
+
+/* The statistics options record in memory: libfixbuf lays it out as the plain sum of the
+ * lengths in stats_spec, which this struct matches without padding. */
+typedef struct {
+    uint32_t observation_domain;  /* observationDomainId (scope) */
+    uint32_t process_id;          /* exportingProcessId */
+    uint64_t observed_ms;         /* observationTimeMilliseconds */
+    uint64_t system_init_ms;      /* systemInitTimeMilliseconds */
+    uint64_t records_exported;    /* exportedFlowRecordTotalCount */
+    uint64_t messages_exported;   /* exportedMessageTotalCount */
+    uint64_t packets;             /* packetTotalCount */
+    uint64_t packets_dropped;     /* droppedPacketTotalCount */
+    uint64_t packets_ignored;     /* ignoredPacketTotalCount */
+    uint64_t flows_observed;      /* observedFlowTotalCount */
+    uint64_t flows_not_sent;      /* notSentFlowTotalCount */
+} exp_stats_rec_t;
+_Static_assert(sizeof(exp_stats_rec_t) == EXP_STATS_RECORD_SIZE, "no padding in the record");
+
+static fbInfoElementSpec_t stats_spec[] = {
+    { (char *)"observationDomainId", 4, 0 },
+    { (char *)"exportingProcessId", 4, 0 },
+    { (char *)"observationTimeMilliseconds", 8, 0 },
+    { (char *)"systemInitTimeMilliseconds", 8, 0 },
+    { (char *)"exportedFlowRecordTotalCount", 8, 0 },
+    { (char *)"exportedMessageTotalCount", 8, 0 },
+    { (char *)"packetTotalCount", 8, 0 },
+    { (char *)"droppedPacketTotalCount", 8, 0 },
+    { (char *)"ignoredPacketTotalCount", 8, 0 },
+    { (char *)"observedFlowTotalCount", 8, 0 },
+    { (char *)"notSentFlowTotalCount", 8, 0 },
+    FB_IESPEC_NULL
+};
+
 typedef struct {
     fbInfoModel_t *model;
     map_ipfix_t *map;
@@ -56,7 +120,10 @@ typedef struct {
     bool have_tid;             /* fbuf has internal/export templates set */
     uint16_t tid;              /* ... to this id */
     size_t msg_records;        /* IPFIX records in the message being built */
+    size_t msg_stats;          /* ... of them statistics options records */
+    gint64 msg_start_us;       /* monotonic time its first record was appended */
     uint64_t msg_flows;        /* flow records whose last IPFIX record is in it */
+    uint64_t records_sent;     /* flow data records delivered (exportedFlowRecordTotalCount) */
     bool templates_due;        /* send templates before the next data message */
     gint64 templates_next_us;  /* UDP: monotonic time of the next refresh */
     uint8_t *rec;              /* 2 * MAP_IPFIX_MAX_RECORD */
@@ -109,8 +176,9 @@ static void emit(exp_output_t *out, exp_ipfix_t *s, bool templates)
         return;
     GError *err = NULL;
     uint64_t flows = s->msg_flows;
-    bool data = s->msg_records > 0;
+    size_t data_records = s->msg_records - s->msg_stats;
     s->msg_records = 0;
+    s->msg_stats = 0;
     s->msg_flows = 0;
     s->msg_len = 0;
     if (!fBufEmit(s->fbuf, &err)) {
@@ -124,7 +192,9 @@ static void emit(exp_output_t *out, exp_ipfix_t *s, bool templates)
         return;
     if (deliver(out, s, len)) {
         s->file_bytes += len;
-        s->file_data_msgs += data;
+        /* a file holding only statistics records is not worth keeping */
+        s->file_data_msgs += data_records > 0;
+        s->records_sent += data_records;
         exp_output_recovered(out);
         exp_output_account(out, flows, 0, 1, 0);
     } else {
@@ -156,13 +226,13 @@ static void send_templates(exp_output_t *out, exp_ipfix_t *s)
             g_get_monotonic_time() + (gint64)out->cfg.template_refresh_s * G_USEC_PER_SEC;
 }
 
-/* What the message being built will measure with one more record of @len octets under
- * template @tid: a message header first, a set header after a template change. */
-static size_t next_msg_len(const exp_ipfix_t *s, uint16_t tid, size_t len)
+/* What the message being built will measure with one more record of @wire octets (encoded)
+ * under template @tid: a message header first, a set header after a template change. */
+static size_t next_msg_len(const exp_ipfix_t *s, uint16_t tid, size_t wire)
 {
     if (s->msg_records == 0)
-        return 16 + 4 + len;
-    return s->msg_len + len + (!s->have_tid || s->tid != tid ? 4 : 0);
+        return 16 + 4 + wire;
+    return s->msg_len + wire + (!s->have_tid || s->tid != tid ? 4 : 0);
 }
 
 /* True when the file's interval is over (or the clock went back before its start). */
@@ -174,21 +244,23 @@ static bool rotate_time_due(const exp_ipfix_t *s)
     return now >= s->file_end_us || now < s->file_start_us;
 }
 
-/* Appends one record, emitting the message first when it is full. */
-static bool append(exp_output_t *out, exp_ipfix_t *s, uint16_t tid, uint8_t *rec, size_t len)
+/* Appends one record (@len octets in memory, @wire encoded), emitting the message first
+ * when it is full. */
+static bool append(exp_output_t *out, exp_ipfix_t *s, uint16_t tid, uint8_t *rec, size_t len,
+                   size_t wire)
 {
     GError *err = NULL;
     for (int attempt = 0; attempt < 3; attempt++) {
         if (s->msg_records == 0 && (s->templates_due ||
                                     (s->udp && g_get_monotonic_time() >= s->templates_next_us)))
             send_templates(out, s);
-        size_t next = next_msg_len(s, tid, len);
+        size_t next = next_msg_len(s, tid, wire);
         if (s->rotating && out->cfg.rotate_size != 0 &&
             (s->file_data_msgs > 0 || s->msg_records > 0) &&
             s->file_bytes + next > out->cfg.rotate_size) {
             emit(out, s, false);
             rotate(out, s); /* always leaves an empty file with only templates */
-            next = next_msg_len(s, tid, len);
+            next = next_msg_len(s, tid, wire);
         }
         if (!s->have_tid || s->tid != tid) {
             if (!fBufSetInternalTemplate(s->fbuf, tid, &err) ||
@@ -201,7 +273,8 @@ static bool append(exp_output_t *out, exp_ipfix_t *s, uint16_t tid, uint8_t *rec
             s->tid = tid;
         }
         if (fBufAppend(s->fbuf, rec, len, &err)) {
-            s->msg_records++;
+            if (s->msg_records++ == 0)
+                s->msg_start_us = g_get_monotonic_time();
             s->msg_len = next;
             return true;
         }
@@ -230,8 +303,10 @@ static void ipfix_write(exp_output_t *out, const oc_flow_info_t *recs, size_t n)
         uint16_t tid = fam == MAP_IPFIX_V6 ? MAP_IPFIX_TID_V6 : MAP_IPFIX_TID_V4;
         size_t len = map_ipfix_record_size(s->map, fam);
         bool ok = true;
-        for (size_t r = 0; r < nrec && ok; r++)
-            ok = append(out, s, tid, s->rec + r * MAP_IPFIX_MAX_RECORD, len);
+        for (size_t r = 0; r < nrec && ok; r++) {
+            uint8_t *rec = s->rec + r * MAP_IPFIX_MAX_RECORD;
+            ok = append(out, s, tid, rec, len, map_ipfix_wire_size(s->map, fam, rec));
+        }
         if (!ok)
             exp_output_account(out, 0, 1, 0, 0);
         else if (nrec == 0)
@@ -249,6 +324,54 @@ static void ipfix_flush(exp_output_t *out)
         rotate(out, s);
 }
 
+/* file: the queue ran empty: write the message only once its first record has waited long
+ * enough (the thread wakes at least once a second, so that is when it goes out). */
+static void file_idle(exp_output_t *out)
+{
+    exp_ipfix_t *s = out->sink;
+    if (s->msg_records > 0 && g_get_monotonic_time() - s->msg_start_us >= EXP_FILE_LINGER_US)
+        emit(out, s, false);
+    if (rotate_time_due(s)) {
+        emit(out, s, false);
+        rotate(out, s);
+    }
+}
+
+size_t exp_ipfix_stats_fill(exp_output_t *out, const exp_stats_t *st, uint64_t records_sent,
+                            uint8_t *rec)
+{
+    exp_output_stats_t os;
+    exp_output_get_stats(out, &os);
+    exp_stats_rec_t r = {
+        .observation_domain = out->cfg.observation_domain,
+        .process_id = (uint32_t)getpid(),
+        .observed_ms = st->observed_ms,
+        .system_init_ms = st->system_init_ms,
+        .records_exported = records_sent,
+        .messages_exported = os.messages_sent,
+        .packets = st->packets,
+        .packets_dropped = st->packets_dropped,
+        .packets_ignored = st->packets_ignored,
+        .flows_observed = st->flows_observed,
+        .flows_not_sent = os.records_lost,
+    };
+    memcpy(rec, &r, sizeof r);
+    return sizeof r;
+}
+
+/* The options record in a message of its own, after the flow records written so far (so
+ * that its counts include all of them). */
+static void ipfix_stats(exp_output_t *out, const exp_stats_t *st)
+{
+    exp_ipfix_t *s = out->sink;
+    emit(out, s, false);
+    uint8_t rec[EXP_STATS_RECORD_SIZE];
+    size_t len = exp_ipfix_stats_fill(out, st, s->records_sent, rec);
+    if (append(out, s, EXP_STATS_TID, rec, len, len))
+        s->msg_stats++;
+    emit(out, s, false);
+}
+
 char *exp_file_rotated_name(const char *path, gint64 start_us, unsigned n)
 {
     const char *slash = strrchr(path, '/');
@@ -261,7 +384,7 @@ char *exp_file_rotated_name(const char *path, gint64 start_us, unsigned n)
     char stamp[32];
     if (gmtime_r(&t, &tm) == NULL || strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) == 0)
         g_strlcpy(stamp, "00000000T000000Z", sizeof stamp);
-    g_autofree char *suffix = n > 0 ? g_strdup_printf("-%u", n) : g_strdup("");
+    g_autofree char *suffix = n > 0 ? g_strdup_printf("_%03u", n) : g_strdup("");
     return g_strdup_printf("%.*s.%s%s%s", (int)(dot - path), path, stamp, suffix, dot);
 }
 
@@ -347,6 +470,7 @@ static void rotate(exp_output_t *out, exp_ipfix_t *s)
         s->fbuf = fbuf;
         s->have_tid = false;
         s->msg_records = 0;
+        s->msg_stats = 0;
         s->msg_flows = 0;
         s->msg_len = 0;
     }
@@ -384,6 +508,10 @@ bool exp_ipfix_load(exp_output_t *out, fbInfoModel_t **model, map_ipfix_t **map,
 {
     map_ipfix_opts_t opts = { .uniflow = out->cfg.uniflow,
                               .ingress_interface = out->cfg.ingress_interface };
+    /* One message per datagram: a record with long DPI strings must still fit one, after
+     * the 16-byte message header and the 4-byte set header, or it could never be sent. */
+    if (out->kind == EXP_KIND_UDP)
+        opts.max_wire_record = out->cfg.datagram_size - 20u;
     *model = map_ipfix_model_new();
     *map = map_ipfix_load(*model, out->cfg.template_path, &opts, error);
     if (*map == NULL) {
@@ -394,6 +522,8 @@ bool exp_ipfix_load(exp_output_t *out, fbInfoModel_t **model, map_ipfix_t **map,
         }
         return false;
     }
+    /* Records reach the sink with their DPI fields only if the template uses some. */
+    out->wants_fields = map_ipfix_wants_fields(*map);
     return true;
 }
 
@@ -424,12 +554,32 @@ fBuf_t *exp_ipfix_fbuf_new(exp_output_t *out, fbInfoModel_t *model, const map_ip
             return NULL;
         }
     }
+    /* The options template goes in now: libfixbuf 2.4 takes no new template into a session
+     * once an fBuf is attached to it. */
+    GError *err = NULL;
+    fbTemplate_t *t = fbTemplateAlloc(model);
+    if (!fbTemplateAppendSpecArray(t, stats_spec, 0, &err)) {
+        fbTemplateFreeUnused(t);
+    } else {
+        fbTemplateSetOptionsScope(t, 1);
+        if (!fbSessionAddTemplate(session, TRUE, EXP_STATS_TID, t, &err))
+            fbTemplateFreeUnused(t);
+        else
+            fbSessionAddTemplate(session, FALSE, EXP_STATS_TID, t, &err);
+    }
+    if (err != NULL) {
+        g_set_error(error, EXP_ERROR, EXP_ERROR_TEMPLATE, "output %s: statistics template: %s",
+                    out->name, err->message);
+        g_error_free(err);
+        fbSessionFree(session);
+        return NULL;
+    }
     fBuf_t *fbuf = fBufAllocForExport(session, fbExporterAllocBuffer(msg, msg_size));
     fBufSetAutomaticMode(fbuf, FALSE);
     return fbuf;
 }
 
-/* Mapper, session with both templates, buffer exporter. */
+/* Mapper, session with the flow and statistics templates, buffer exporter. */
 static bool ipfix_setup(exp_output_t *out, exp_ipfix_t *s, uint16_t msg_size, GError **error)
 {
     if (!exp_ipfix_load(out, &s->model, &s->map, error))
@@ -555,6 +705,8 @@ const exp_sink_ops_t exp_ipfix_file_ops = {
     .open = file_open,
     .write = ipfix_write,
     .flush = ipfix_flush,
+    .idle = file_idle,
+    .stats = ipfix_stats,
     .reopen = file_reopen,
     .free = ipfix_free,
 };
@@ -563,6 +715,7 @@ const exp_sink_ops_t exp_ipfix_udp_ops = {
     .open = udp_open,
     .write = ipfix_write,
     .flush = ipfix_flush,
+    .stats = ipfix_stats,
     .reopen = udp_reopen,
     .free = ipfix_free,
 };

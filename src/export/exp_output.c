@@ -7,9 +7,17 @@
  *
  * The capture thread only ever copies a record into the ring (exp_output_submit), so a slow
  * disk or an absent collector costs records (counted), never capture time. The sink sees
- * records in batches and is told when the ring ran empty, which is when it sends a partly
- * filled IPFIX message or flushes its stdio buffer: records go out promptly at low rates and
- * in full messages at high rates.
+ * records in batches and is told when the ring ran empty, which is when a network sink sends
+ * a partly filled IPFIX message and the JSON sink flushes its stdio buffer: records go out
+ * promptly at low rates and in full messages at high rates. A file sink keeps filling its
+ * message for up to a second instead, since a fast reader (a capture file) empties the ring
+ * after almost every batch.
+ *
+ * Statistics snapshots (exp_output_submit_stats) and reopen requests reach the thread
+ * through flags beside the ring; the ring's request flag only wakes the thread. A snapshot
+ * remembers how many records the ring had accepted, and the thread writes it once it has
+ * taken that many out, so the options record follows every flow record submitted before it
+ * (the one at shutdown follows the last flow).
  */
 #include "config.h"
 
@@ -194,23 +202,43 @@ static bool check_cfg(const exp_output_t *out, GError **error)
     return true;
 }
 
-/* The loop of every sink without its own: pop a batch, write it, flush when the ring ran
- * empty, stop once closing and drained (or at once on abort). */
+/* The loop of every sink without its own: pop a batch, write it, let the sink flush (or
+ * decide to wait) when the ring ran empty, write a statistics record once the records
+ * submitted before it are written, stop once closing and drained (or at once on abort). */
 static void generic_loop(exp_output_t *out)
 {
     oc_flow_info_t *batch = g_new(oc_flow_info_t, EXP_BATCH);
     oc_fields_t *fields = out->wants_fields ? g_new(oc_fields_t, EXP_BATCH) : NULL;
+    uint64_t taken = 0;       /* records taken out of the ring */
+    bool have_stats = false;  /* a snapshot waits for the records before it */
+    exp_stats_t stats;
+    uint64_t stats_after = 0;
     for (;;) {
         exp_queue_state_t st;
         size_t n = exp_queue_pop(&out->queue, batch, fields, EXP_BATCH,
                                  g_get_monotonic_time() + G_USEC_PER_SEC, &st);
         if (st.abort)
             break;
-        if (n > 0)
-            out->ops->write(out, batch, n);
+        if (exp_output_take_stats(out, &stats, &stats_after))
+            have_stats = true;
+        /* The snapshot goes between the records accepted before it and those after, which
+         * may be in the same batch. */
+        size_t first = n;
+        if (have_stats && stats_after >= taken && stats_after < taken + n)
+            first = (size_t)(stats_after - taken);
+        if (first > 0)
+            out->ops->write(out, batch, first);
+        if (have_stats && taken + first >= stats_after) {
+            have_stats = false;
+            if (out->ops->stats != NULL)
+                out->ops->stats(out, &stats);
+        }
+        if (first < n)
+            out->ops->write(out, batch + first, n - first);
+        taken += n;
         if (st.empty)
-            out->ops->flush(out);
-        if (st.request)
+            (out->ops->idle != NULL ? out->ops->idle : out->ops->flush)(out);
+        if (g_atomic_int_compare_and_exchange(&out->reopen_due, 1, 0))
             out->ops->reopen(out);
         if (st.closing && st.empty)
             break;
@@ -303,7 +331,31 @@ void exp_output_get_stats(exp_output_t *out, exp_output_stats_t *stats)
 
 void exp_output_reopen(exp_output_t *out)
 {
+    g_atomic_int_set(&out->reopen_due, 1);
     exp_queue_set_request(&out->queue);
+}
+
+void exp_output_submit_stats(exp_output_t *out, const exp_stats_t *stats)
+{
+    g_mutex_lock(&out->queue.lock);
+    out->stats_snap = *stats;
+    /* Everything accepted so far goes out before the snapshot (lost records never will). */
+    out->stats_after = out->queue.pushed - out->queue.lost;
+    g_atomic_int_set(&out->stats_due, 1);
+    g_mutex_unlock(&out->queue.lock);
+    exp_queue_set_request(&out->queue);
+}
+
+bool exp_output_take_stats(exp_output_t *out, exp_stats_t *st, uint64_t *after)
+{
+    if (!g_atomic_int_get(&out->stats_due))
+        return false;
+    g_mutex_lock(&out->queue.lock);
+    *st = out->stats_snap;
+    *after = out->stats_after;
+    g_atomic_int_set(&out->stats_due, 0);
+    g_mutex_unlock(&out->queue.lock);
+    return true;
 }
 
 bool exp_output_close(exp_output_t *out, uint32_t timeout_ms)

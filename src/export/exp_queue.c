@@ -23,6 +23,8 @@ void exp_queue_init(exp_queue_t *q, uint32_t cap, bool with_fields)
     g_cond_init(&q->wake);
     q->cap = cap;
     q->ring = g_new(oc_flow_info_t, cap);
+    /* A small ring must wake its consumer long before it fills. */
+    q->wake_at = cap / 2 < EXP_QUEUE_WAKE ? (cap / 2 > 0 ? cap / 2 : 1) : EXP_QUEUE_WAKE;
     if (with_fields) {
         uint64_t size = (uint64_t)cap * ARENA_PER_RECORD;
         if (size < sizeof(oc_fields_t))
@@ -119,7 +121,10 @@ bool exp_queue_push(exp_queue_t *q, const oc_flow_info_t *info)
         }
     }
     q->count++;
-    if (q->count == 1)
+    /* Waking the consumer costs a futex call: once per EXP_QUEUE_WAKE records, not per
+     * record. A record that arrives alone waits at most for the consumer's own deadline
+     * (about a second), which is nothing next to the idle timeout it already waited. */
+    if (q->sleeping && q->count == q->wake_at)
         g_cond_signal(&q->wake);
     g_mutex_unlock(&q->lock);
     return true;
@@ -130,7 +135,10 @@ size_t exp_queue_pop(exp_queue_t *q, oc_flow_info_t *dst, oc_fields_t *dst_field
 {
     g_mutex_lock(&q->lock);
     while (q->count == 0 && !q->closing && !q->abort && !q->request) {
-        if (!g_cond_wait_until(&q->wake, &q->lock, deadline_us))
+        q->sleeping = true;
+        bool woken = g_cond_wait_until(&q->wake, &q->lock, deadline_us);
+        q->sleeping = false;
+        if (!woken)
             break;
     }
     size_t n = 0;

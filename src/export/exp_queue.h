@@ -19,9 +19,11 @@ typedef struct exp_queue {
     GCond wake;           /* consumer: records, close, abort or a request arrived */
     oc_flow_info_t *ring; /* cap slots, allocated once */
     uint32_t cap, head, count;
+    uint32_t wake_at;     /* count at which a sleeping consumer is woken */
     bool closing;         /* deliver what is queued, then stop */
     bool abort;           /* stop now; what is queued is lost */
     bool request;         /* out-of-band work for the consumer (reopen) */
+    bool sleeping;        /* the consumer waits in exp_queue_pop() for records */
     uint64_t pushed;      /* records offered, lost ones included */
     uint64_t lost;        /* refused because the ring was full */
     /* Fields (DPI) of queued records, only when the consumer wants them: a FIFO byte arena
@@ -33,6 +35,10 @@ typedef struct exp_queue {
     uint32_t *foff, *flen; /* per ring slot: fields offset in the arena, length (0 none) */
     uint64_t fields_dropped; /* records queued without their fields: no room */
 } exp_queue_t;
+
+/* Records that accumulate before a sleeping consumer is woken (fewer wait for its
+ * deadline). */
+#define EXP_QUEUE_WAKE 32
 
 /* Allocates the ring for @cap (>= 1) records, and room for their fields if @with_fields. */
 void exp_queue_init(exp_queue_t *q, uint32_t cap, bool with_fields);

@@ -32,6 +32,12 @@
  * lost" (they are also in records_sent). A collector that stops reading for longer than
  * TCP_CONFIRM_US and then dies loses records we count as sent: no exporter can know.
  *
+ * A statistics snapshot (exp_output_submit_stats) becomes an options record in a message of
+ * its own once every flow record submitted before it is written (the message being built is
+ * sent early for it); the options template is in every connection's session, so it goes
+ * out with the flow templates on each new connection. A snapshot taken while disconnected
+ * waits for the next connection, and a newer one replaces it.
+ *
  * At shutdown the output writes what is queued, sends its FIN and waits (within the close
  * timeout) for the collector to close its end or for the confirmation above.
  */
@@ -84,6 +90,7 @@ typedef struct {
     uint16_t tid;
     size_t msg_records;           /* IPFIX records in the message being built */
     uint64_t written;             /* bytes written on this connection */
+    uint64_t records_sent;        /* flow data records written, all connections */
     GArray *unconf;               /* tcp_unconfirmed_t, oldest first */
 
     /* Flows taken from the ring and not yet in a written message. pend[0..n_enc) are in the
@@ -370,6 +377,7 @@ static bool tcp_emit(exp_output_t *out, exp_tcp_t *s, size_t n_done, bool split)
         return true;
     }
     GError *err = NULL;
+    size_t n_records = s->msg_records;
     s->msg_records = 0;
     if (!fBufEmit(s->fbuf, &err)) {
         exp_output_failure(out, "cannot encode an IPFIX message: %s", err->message);
@@ -409,6 +417,7 @@ static bool tcp_emit(exp_output_t *out, exp_tcp_t *s, size_t n_done, bool split)
         return false;
     }
     s->written += len;
+    s->records_sent += n_records;
     tcp_unconfirmed_t u = { .end = s->written, .flows = n_done, .acked_us = 0 };
     g_array_append_val(s->unconf, u);
     exp_output_account(out, n_done, 0, 1, 0);
@@ -451,11 +460,11 @@ static int tcp_append(exp_output_t *out, exp_tcp_t *s, uint16_t tid, uint8_t *re
     return full ? 0 : -1;
 }
 
-/* Encodes pend[n_enc..n_pend), sending each message that fills up. False when the
- * connection went away. */
-static bool tcp_encode(exp_output_t *out, exp_tcp_t *s)
+/* Encodes pend[n_enc..limit), sending each message that fills up (@limit follows the
+ * records it bounds as sent ones leave pend[]). False when the connection went away. */
+static bool tcp_encode(exp_output_t *out, exp_tcp_t *s, size_t limit)
 {
-    while (s->n_enc < s->n_pend) {
+    while (s->n_enc < limit && s->n_enc < s->n_pend) {
         size_t i = s->n_enc;
         map_ipfix_family_t fam;
         size_t nrec = map_ipfix_fill(s->map, &s->pend[i], s->rec, &fam);
@@ -470,11 +479,14 @@ static bool tcp_encode(exp_output_t *out, exp_tcp_t *s)
                 break;
         }
         if (rc == 0) {
+            size_t before = s->n_pend;
             if (!tcp_emit(out, s, i, r > first))
                 return false;
+            limit -= MIN(limit, before - s->n_pend); /* pend[] moved down */
             continue; /* the rest goes into the next message */
         }
         if (rc < 0) {
+            limit--;
             /* cannot be encoded at all (not expected: the templates were checked at
              * start-up); an earlier record of it may be in the message, which is harmless */
             exp_output_account(out, 0, 1, 0, 0);
@@ -491,6 +503,43 @@ static bool tcp_encode(exp_output_t *out, exp_tcp_t *s)
         }
         s->n_enc++;
     }
+    return true;
+}
+
+/* Sends the statistics options record in a message of its own; the message being built
+ * must be empty. False when the connection is gone (or the output aborted). */
+static bool tcp_send_stats(exp_output_t *out, exp_tcp_t *s, const exp_stats_t *st)
+{
+    uint8_t rec[EXP_STATS_RECORD_SIZE];
+    size_t rlen = exp_ipfix_stats_fill(out, st, s->records_sent, rec);
+    if (tcp_append(out, s, EXP_STATS_TID, rec, rlen) != 1)
+        return true; /* cannot be encoded (logged); not worth a connection */
+    s->msg_records = 0;
+    GError *err = NULL;
+    if (!fBufEmit(s->fbuf, &err)) {
+        exp_output_failure(out, "cannot encode the statistics record: %s", err->message);
+        g_error_free(err);
+        return true;
+    }
+    size_t len = fbExporterGetMsgLen(fBufGetExporter(s->fbuf));
+    int e = 0;
+    bool eof;
+    tcp_peer_t ps = tcp_peer(s, &e);
+    if (ps != TCP_PEER_ALIVE) {
+        tcp_drop(out, s, ps == TCP_PEER_EOF, e);
+        return false;
+    }
+    size_t w = tcp_write(out, s, len, &e, &eof);
+    if (w < len) {
+        if (e == ECANCELED)
+            return false;
+        if (w > 0)
+            exp_output_account(out, 0, 0, 0, 1); /* cut short: the stream is broken */
+        tcp_drop(out, s, eof, e);
+        return false;
+    }
+    s->written += len;
+    exp_output_account(out, 0, 0, 1, 0);
     return true;
 }
 
@@ -530,6 +579,10 @@ static void tcp_run(exp_output_t *out)
 {
     exp_tcp_t *s = out->sink;
     bool closing = false;
+    uint64_t taken = 0;           /* records taken out of the ring */
+    bool have_stats = false;      /* a snapshot waits for the records before it */
+    exp_stats_t stats;
+    uint64_t stats_after = 0;
     for (;;) {
         gint64 now = g_get_monotonic_time();
         exp_queue_state_t st;
@@ -578,11 +631,26 @@ static void tcp_run(exp_output_t *out)
             break;
         closing = closing || st.closing;
         s->n_pend += n;
-        if (!tcp_encode(out, s))
+        taken += n;
+        if (exp_output_take_stats(out, &stats, &stats_after))
+            have_stats = true;
+        /* Records accepted after the snapshot wait until its record is out. */
+        size_t limit = s->n_pend;
+        if (have_stats && stats_after < taken && stats_after + s->n_pend > taken)
+            limit = s->n_pend - (size_t)(taken - stats_after);
+        if (!tcp_encode(out, s, limit))
             continue;
-        if (s->n_enc > 0 && (st.empty || s->n_pend == TCP_PEND_MAX) &&
+        /* pend[] holds the records taken last: taken - n_pend of them are written */
+        bool stats_due = have_stats && taken >= stats_after;
+        if (s->n_enc > 0 && (st.empty || s->n_pend == TCP_PEND_MAX ||
+                             (stats_due && taken - s->n_pend < stats_after)) &&
             !tcp_emit(out, s, s->n_enc, false))
             continue;
+        if (stats_due && taken - s->n_pend >= stats_after && s->msg_records == 0) {
+            have_stats = false;
+            if (!tcp_send_stats(out, s, &stats))
+                continue;
+        }
         if (closing && st.empty && s->n_pend == 0) {
             tcp_finish(out, s);
             break;
@@ -625,13 +693,13 @@ static bool tcp_open(exp_output_t *out, GError **error)
     s->backoff_us = TCP_BACKOFF_MIN_US;
     s->unconf = g_array_new(FALSE, FALSE, sizeof(tcp_unconfirmed_t));
     s->pend = g_new(oc_flow_info_t, TCP_PEND_MAX);
-    if (out->wants_fields)
-        s->pend_fields = g_new(oc_fields_t, TCP_PEND_MAX);
     s->msg = g_malloc(TCP_MSG_SIZE);
     s->rec = g_malloc0(2 * MAP_IPFIX_MAX_RECORD);
     out->sink = s;
     if (!exp_ipfix_load(out, &s->model, &s->map, error))
         return false;
+    if (out->wants_fields) /* known once the template is loaded */
+        s->pend_fields = g_new(oc_fields_t, TCP_PEND_MAX);
     fBuf_t *probe = exp_ipfix_fbuf_new(out, s->model, s->map, s->msg, TCP_MSG_SIZE, error);
     if (probe == NULL)
         return false;

@@ -2,7 +2,8 @@
 # IPFIX file: output -> ipfixDump (Debian libfixbuf-tools), the strictest reader we have:
 # every message must decode, the two templates must list exactly the elements of
 # templates/default.tmpl in file order (IPv4 addresses only in the IPv4 template, IPv6 only
-# in the IPv6 one), and every data record must carry the values of the flows fed in.
+# in the IPv6 one), the statistics options template (258) the IANA elements its scope and
+# counters are defined as, and every data record must carry the values of the flows fed in.
 set -u
 : "${top_srcdir:?run through make check}"
 . "$top_srcdir/tests/integration/lib.sh"
@@ -44,6 +45,21 @@ for m in re.finditer(r"--- template record ---\nheader:\n\ttid:\s+(\d+).*?\nfiel
     got_tmpl[int(m.group(1))] = [l.split()[-1] for l in m.group(2).splitlines()]
 if got_tmpl != want_tmpl:
     print("templates differ:\nwant", want_tmpl, "\ngot ", got_tmpl)
+    sys.exit(1)
+# RFC 7011 options template: observationDomainId as the one scope field, then counters
+# (IANA ids: 149 scope; 144, 323, 160, 42, 41, 86, 135, 164, 163, 166)
+want_opts = {258: (1, [(149, "observationDomainId"), (144, "exportingProcessId"),
+                       (323, "observationTimeMilliseconds"), (160, "systemInitTimeMilliseconds"),
+                       (42, "exportedFlowRecordTotalCount"), (41, "exportedMessageTotalCount"),
+                       (86, "packetTotalCount"), (135, "droppedPacketTotalCount"),
+                       (164, "ignoredPacketTotalCount"), (163, "observedFlowTotalCount"),
+                       (166, "notSentFlowTotalCount")])}
+got_opts = {}
+for m in re.finditer(r"--- options template record ---\nheader:\n\ttid:\s+(\d+).*?scope:\s+(\d+)\nfields:\n((?:\tent:.*\n)+)", dump):
+    got_opts[int(m.group(1))] = (int(m.group(2)), [(int(re.search(r"id:\s+(\d+)", l).group(1)), l.split()[-1])
+                                                   for l in m.group(3).splitlines()])
+if got_opts != want_opts:
+    print("options templates differ:\nwant", want_opts, "\ngot ", got_opts)
     sys.exit(1)
 
 records = []
@@ -94,6 +110,6 @@ for w, r in zip(want, records):
             bad += 1
 sys.exit(1 if bad else 0)
 PY
-grep -q "File Stats: .* Messages, 3 Data Records, 2 Template Records" "$TMP/dump" ||
+grep -q "File Stats: .* Messages, 3 Data Records, 3 Template Records" "$TMP/dump" ||
     { tail -n 3 "$TMP/dump"; fail "unexpected file statistics"; }
 echo "$NAME: PASS"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Rotated file: outputs -> ipfixDump (Debian libfixbuf-tools), file by file. By size: many
-# files, none larger than rotate_size, each decodable alone with both templates, and
-# together every record fed in exactly once. By time (rotate_interval 1 s, a paced feed of
+# files, none larger than rotate_size, each decodable alone with its templates (IPv4, IPv6,
+# statistics), named so that they sort in the order they were written, and together every
+# record fed in exactly once. By time (rotate_interval 1 s, a paced feed of
 # 3 s): one file per second touched, the same checks. No part file is left behind.
 set -u
 : "${top_srcdir:?run through make check}"
@@ -27,9 +28,12 @@ check() {
 import collections, os, re, sys
 d, count, max_size, lo, hi = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 files = sorted(f for f in os.listdir(d) if not f.endswith((".dump", ".err")))
-name_re = re.compile(r"^flows\.\d{8}T\d{6}Z(-[1-9]\d*)?\.ipfix$")
+# A second file started within the same second gets _001, _002...: names sort in the
+# order the files were started, so the records (fed in port order) must too.
+name_re = re.compile(r"^flows\.\d{8}T\d{6}Z(_\d{3})?\.ipfix$")
 ports = collections.Counter()
 bad = 0
+last_port = 0
 for f in files:
     if not name_re.match(f):
         print("unexpected file name", f); bad += 1; continue
@@ -38,7 +42,8 @@ for f in files:
         print(f, "has", size, "octets, rotate_size is", max_size); bad += 1
     dump = open(os.path.join(d, f + ".dump")).read()
     m = re.search(r"File Stats: (\d+) Messages, (\d+) Data Records, (\d+) Template Records", dump)
-    if not m or m.group(3) != "2" or int(m.group(2)) == 0:
+    # templates: IPv4, IPv6 and the statistics options template
+    if not m or m.group(3) != "3" or int(m.group(2)) == 0:
         print(f, "stats:", m.group(0) if m else "none"); bad += 1; continue
     if dump.find("--- template record ---") > dump.find("--- data record"):
         print(f, "does not start with its templates"); bad += 1
@@ -46,6 +51,9 @@ for f in files:
     if len(recs) != int(m.group(2)):
         print(f, "shows", len(recs), "ports for", m.group(2), "records"); bad += 1
     ports.update(int(p) for p in recs)
+    if recs and min(int(p) for p in recs) < last_port:
+        print(f, "sorts after a file with later records"); bad += 1
+    last_port = max([last_port] + [int(p) for p in recs])
 want = collections.Counter(1024 + i for i in range(1, count + 1))
 if ports != want:
     print("records differ: missing", sorted((want - ports).elements())[:10],

@@ -10,7 +10,9 @@
 #   - on every connection templates come first and sequence numbers are right (the
 #     collector checks that itself and exits non-zero otherwise).
 # Then ocellus end to end: a generated capture to tcp:// and json: at once; every JSON record
-# must arrive over TCP with the same addresses, ports, times and counters.
+# must arrive over TCP with the same addresses, ports, times and counters, followed by one
+# statistics options record counting the capture's packets (capinfos) and the records the
+# collector received.
 set -u
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 oc_init ipfix_tcp_outage
@@ -95,6 +97,8 @@ got = {}
 errors = []
 for line in open(recv_path):
     f = line.split()
+    if f[2] == "stats":
+        continue  # exp_feed sends no statistics; the options template alone makes none
     tag, rec = f[0], dict(kv.split("=", 1) for kv in f[2:])
     i = int(rec["id"])
     if i in got:
@@ -141,16 +145,19 @@ print("outage: %d fed, %d received (%d before the outage), %d fed while down all
 PY
     fail "outage: records missing, doubled or wrong"
 
-# --- 2. ocellus end to end: tcp:// and json: carry the same records --------------------
+# --- 2. ocellus end to end: tcp:// and json: carry the same records, then statistics ------
 "$OCGEN" --seed 11 --flows 2000 --out "$OC_TMP/gen.pcap" --truth "$OC_TMP/truth.jsonl" \
     2>"$OC_TMP/gen.err" || fail "ocgen: $(cat "$OC_TMP/gen.err")"
 start_collector C "$OC_TMP/recv2"
 oc_run -r "$OC_TMP/gen.pcap" -o "tcp://127.0.0.1:$PORT" -o "json:$OC_TMP/out.jsonl"
 [ "$OC_RC" -eq 0 ] || fail "ocellus exited with status $OC_RC: $(cat "$OC_ERR")"
 stop_collector C
-"$PYTHON3" - "$OC_TMP/out.jsonl" "$OC_TMP/recv2" <<'PY' || fail "end to end: TCP records differ from the JSON output"
+command -v capinfos >/dev/null || fail "capinfos not installed (Debian package wireshark-common)"
+PACKETS=$(capinfos -M -c "$OC_TMP/gen.pcap" | sed -n 's/^Number of packets: *//p')
+[ -n "$PACKETS" ] || fail "capinfos cannot count the packets of gen.pcap"
+"$PYTHON3" - "$OC_TMP/out.jsonl" "$OC_TMP/recv2" "$PACKETS" <<'PY' || fail "end to end: TCP records differ from the JSON output"
 import collections, ipaddress, json, sys
-json_path, recv_path = sys.argv[1:]
+json_path, recv_path, packets = sys.argv[1:]
 def key(src, dst, sport, dport, proto, start, end, pk, oc, rpk, roc):
     if proto in (1, 58):
         sport = dport = None  # ICMP: the JSON has type/code elements instead of ports
@@ -166,7 +173,11 @@ for line in open(json_path):
              r["packetDeltaCount"], r["octetDeltaCount"], r.get("reversePacketDeltaCount", 0),
              r.get("reverseOctetDeltaCount", 0))] += 1
 got = collections.Counter()
+stats = []
 for line in open(recv_path):
+    if line.split()[2] == "stats":
+        stats.append(dict(kv.split("=", 1) for kv in line.split()[3:]))
+        continue
     f = dict(kv.split("=", 1) for kv in line.split()[2:])
     got[key(f["src"], f["dst"], int(f["sport"]), int(f["dport"]), int(f["proto"]),
             int(f["start"]), int(f["end"]), int(f["packets"]), int(f["octets"]),
@@ -180,7 +191,14 @@ if want != got:
     for k in list((got - want).elements())[:10]:
         print("TCP only: ", k)
     sys.exit(1)
-print("end to end: %d records, identical over tcp:// and json:" % sum(got.values()))
+# The statistics options record at shutdown, after the last flow: every packet of the
+# capture read, every flow record the collector received exported.
+n = sum(got.values())
+if len(stats) != 1 or stats[0] != {"tid": "258", "exported": str(n), "packets": packets}:
+    print("statistics records %s, want one with tid=258 exported=%d packets=%s" % (stats, n, packets))
+    sys.exit(1)
+print("end to end: %d records, identical over tcp:// and json:, then the statistics record "
+      "(%s packets)" % (n, packets))
 PY
 note "PASS"
 exit 0

@@ -4,7 +4,8 @@
 # and octets both ways, start and end (ms), TCP flags and VLAN that nfdump shows must equal the
 # JSON record ocellus wrote in the same run (-o json: next to -o udp://). In uniflow mode
 # ([output] uniflow = true) every biflow must arrive as one one-way record per direction.
-# Also file: -> ipfixDump on the generated capture.
+# Also file: -> ipfixDump on the generated capture, its statistics options record included
+# (nfcapd gets one too, at the end of each run: it must not disturb the flows).
 # The captures: a generated one (thousands of TCP/UDP/ICMP flows, IPv4/IPv6, VLANs, every end
 # reason) and three real ones from the shared corpus.
 set -u
@@ -92,19 +93,57 @@ PY
 }
 
 # file: -> ipfixDump (libfixbuf's own reader, the strictest check of our messages) must decode
-# one data record per JSON record, in the IPv4 and IPv6 templates (256, 257).
+# one data record per JSON record, in the IPv4 and IPv6 templates (256, 257), and after them
+# the statistics options record (258) of the shutdown: packets as capinfos counts them, flow
+# records exported as ipfixDump counts them in the file, messages before it as in the file.
 command -v ipfixDump >/dev/null || fail "ipfixDump not installed (Debian package libfixbuf-tools)"
+command -v capinfos >/dev/null || fail "capinfos not installed (Debian package wireshark-common)"
+t_start=$(date +%s)
 "$OCELLUS" -r "$TMP/gen.pcap" -o "file:$TMP/gen.ipfix" -o "json:$TMP/gen.file.jsonl" \
     >/dev/null 2>"$TMP/file.stderr" || { cat "$TMP/file.stderr"; fail "file: ocellus failed"; }
+t_end=$(date +%s)
 ipfixDump --in "$TMP/gen.ipfix" --stats >"$TMP/dump.txt" 2>&1 || { tail "$TMP/dump.txt"; fail "ipfixDump failed"; }
+TZ=UTC ipfixDump --in "$TMP/gen.ipfix" --data >"$TMP/data.txt" 2>&1 || { tail "$TMP/data.txt"; fail "ipfixDump failed"; }
 n_json=$(wc -l <"$TMP/gen.file.jsonl")
 n_v4=$(grep -c '"sourceIPv4Address"' "$TMP/gen.file.jsonl")
 n_v6=$(grep -c '"sourceIPv6Address"' "$TMP/gen.file.jsonl")
-grep -q "Messages, $n_json Data Records, 2 Template Records" "$TMP/dump.txt" ||
-    { tail "$TMP/dump.txt"; fail "ipfixDump did not decode $n_json data records"; }
+grep -q "Messages, $((n_json + 1)) Data Records, 3 Template Records" "$TMP/dump.txt" ||
+    { tail "$TMP/dump.txt"; fail "ipfixDump did not decode $n_json data records and 1 options record"; }
 grep -Eq "^ *256 \(0x0100\)\| *$n_v4 *$" "$TMP/dump.txt" && grep -Eq "^ *257 \(0x0101\)\| *$n_v6 *$" "$TMP/dump.txt" ||
     { tail "$TMP/dump.txt"; fail "ipfixDump: expected $n_v4 IPv4 and $n_v6 IPv6 records"; }
-echo "$NAME: file: ipfixDump decodes all $n_json records ($n_v4 IPv4, $n_v6 IPv6)"
+grep -Eq "^ *258 \(0x0102\)\| *1 *$" "$TMP/dump.txt" || { tail "$TMP/dump.txt"; fail "ipfixDump: expected one statistics record"; }
+n_msgs=$(sed -n 's/.*File Stats: \([0-9]*\) Messages.*/\1/p' "$TMP/dump.txt")
+n_packets=$(capinfos -M -c "$TMP/gen.pcap" | sed -n 's/^Number of packets: *//p')
+"$PYTHON3" - "$TMP/data.txt" "$TMP/file.stderr" "$n_packets" "$((n_v4 + n_v6))" "$n_msgs" "$t_start" "$t_end" <<'PY' ||
+import calendar, re, sys, time
+data_path, err_path, packets, records, msgs, t0, t1 = sys.argv[1:]
+dump = open(data_path).read()
+recs = re.findall(r"--- data record \d+ ---\nheader:\n\tcount:\s+\d+\s+tid:\s+(\d+).*?\nfields:\n((?:\t\(.*\n?)+)", dump)
+last = recs[-1]
+if last[0] != "258":
+    print("the last data record is not the statistics record (tid %s)" % last[0]); sys.exit(1)
+got = {l.split(":", 1)[0].split()[-1]: l.split(":", 1)[1].strip() for l in last[1].splitlines()}
+err = open(err_path).read()
+skipped = re.search(r"packets skipped: (\d+)", err).group(1)
+created = re.search(r"flows: (\d+) created", err).group(1)
+def when(v):  # "YYYY-MM-DD HH:MM:SS.mmm" UTC, in seconds
+    return calendar.timegm(time.strptime(v.split(".")[0], "%Y-%m-%d %H:%M:%S"))
+want = {"observationDomainId": "1", "packetTotalCount": packets,
+        "exportedFlowRecordTotalCount": records, "exportedMessageTotalCount": str(int(msgs) - 1),
+        "droppedPacketTotalCount": "0", "ignoredPacketTotalCount": skipped,
+        "observedFlowTotalCount": created, "notSentFlowTotalCount": "0"}
+bad = {k: (got.get(k), v) for k, v in want.items() if got.get(k) != v}
+init, seen = when(got["systemInitTimeMilliseconds"]), when(got["observationTimeMilliseconds"])
+if not int(t0) <= init <= seen <= int(t1):
+    bad["times"] = (init, seen, (t0, t1))
+if int(got["exportingProcessId"]) <= 1:
+    bad["exportingProcessId"] = got["exportingProcessId"]
+if bad:
+    print("statistics record (got, want):", bad); sys.exit(1)
+print("statistics record: %s packets, %s flow records, %s messages before it" % (packets, records, int(msgs) - 1))
+PY
+    fail "file: the statistics record is wrong"
+echo "$NAME: file: ipfixDump decodes all $n_json records ($n_v4 IPv4, $n_v6 IPv6) and the statistics"
 
 run gen biflow "$TMP/gen.pcap"
 run gen-uni uniflow "$TMP/gen.pcap"

@@ -5,7 +5,9 @@
  * RFC 7011's message, set and template record headers (not with our encoder), so sizes, set
  * ids, sequence numbers, export time, the observation domain and, over TCP, which records
  * went over which connection are checked independently. Rotated IPFIX files are parsed the
- * same way, one transport session per file.
+ * same way, one transport session per file. The statistics options template is checked
+ * against the element ids RFC 7011 and the IANA registry give, and its record against the
+ * snapshot submitted and the records and messages actually received before it.
  */
 #include "config.h"
 
@@ -189,6 +191,7 @@ typedef struct {
     uint32_t export_time, seq, domain;
     uint16_t first_set;
     size_t data_records; /* data records of the IPv4 template (84 octets each) */
+    size_t opt_sets;     /* options template sets (set id 3) */
 } dgram_t;
 
 /* Reads every datagram waiting on @fd and parses its IPFIX headers. */
@@ -212,6 +215,7 @@ static size_t receive_all(int fd, dgram_t *d, size_t max)
             assert_true(slen >= 4 && off + slen <= (size_t)len);
             if (id == 256)
                 d[n].data_records += (slen - 4u) / 84u;
+            d[n].opt_sets += id == 3;
             off += slen;
         }
         n++;
@@ -286,7 +290,9 @@ static void test_udp_template_refresh(void **state)
     oc_flow_info_t f;
     make_flow(&f, 1);
     assert_true(exp_output_submit(out, &f));
-    g_usleep(1200000);
+    /* a lone record may wait up to a second for the output thread (exp_queue.c wakes it
+     * per batch), and the refresh counts from when the templates went out */
+    g_usleep(2200000);
     make_flow(&f, 2);
     assert_true(exp_output_submit(out, &f));
     assert_true(exp_output_close(out, 5000));
@@ -295,8 +301,10 @@ static void test_udp_template_refresh(void **state)
     close(fd);
     assert_int_equal(n, 4);
     assert_int_equal(d[0].first_set, 2);
+    assert_int_equal(d[0].opt_sets, 1);   /* the statistics template goes with them */
     assert_int_equal(d[1].data_records, 1);
     assert_int_equal(d[2].first_set, 2);
+    assert_int_equal(d[2].opt_sets, 1);
     assert_int_equal(d[3].data_records, 1);
     assert_int_equal(d[3].seq, 1);
 }
@@ -331,22 +339,39 @@ static void test_udp_send_errors_counted(void **state)
 
 /* --- TCP end to end --------------------------------------------------------------------- */
 
+/* The statistics options template as RFC 7011 and the IANA registry define its elements:
+ * observationDomainId (scope), exportingProcessId, observationTimeMilliseconds,
+ * systemInitTimeMilliseconds, exportedFlowRecordTotalCount, exportedMessageTotalCount,
+ * packetTotalCount, droppedPacketTotalCount, ignoredPacketTotalCount,
+ * observedFlowTotalCount, notSentFlowTotalCount. */
+static const uint16_t stats_ies[] = { 149, 144, 323, 160, 42, 41, 86, 135, 164, 163, 166 };
+enum { ST_DOMAIN, ST_PID, ST_OBSERVED, ST_INIT, ST_EXPORTED, ST_MESSAGES, ST_PACKETS,
+       ST_DROPPED, ST_IGNORED, ST_FLOWS, ST_NOT_SENT, ST_N };
+
 /* What one TCP stream held, parsed from RFC 7011 headers without libfixbuf. */
 typedef struct {
     const char *error;       /* first problem found, NULL = none */
-    size_t messages, records;
+    size_t messages, records; /* records: flow data records (they have a source port) */
+    size_t all_records;      /* every data record, options records included */
     uint16_t first_set;      /* set id of the stream's first set */
     uint32_t domain;
     uint16_t ports[256];     /* sourceTransportPort of each data record, in order */
     size_t used;             /* bytes of whole messages */
+    /* Options templates and records: the last options template's id, scope count and
+     * element ids; the options records seen, the values of the last one (by the order of
+     * its template's elements), and how many flow records and messages came before it. */
+    uint16_t opt_tid, opt_scope, opt_ies[16];
+    size_t opt_n_ies, opt_templates;
+    size_t stats_records, stats_after_records, stats_after_messages;
+    uint64_t stats[16];
 } tcp_stream_t;
 
 /* Parses the whole messages in @buf: message lengths, sequence numbers (data records sent
- * before each message on this stream), template records (to learn each template's record
- * length and where sourceTransportPort, IE 7, sits) and data sets. */
+ * before each message on this stream), template and options template records (to learn
+ * each template's record length and where sourceTransportPort, IE 7, sits) and data sets. */
 static void parse_stream(const uint8_t *buf, size_t len, tcp_stream_t *st)
 {
-    struct { uint16_t id, reclen, port_off; } tmpl[8];
+    struct { uint16_t id, reclen, port_off, n_ies, lens[16]; bool opts; } tmpl[8];
     size_t n_tmpl = 0;
     memset(st, 0, sizeof *st);
     size_t off = 0;
@@ -359,7 +384,7 @@ static void parse_stream(const uint8_t *buf, size_t len, tcp_stream_t *st)
         }
         if (len - off < mlen)
             break;
-        if (rd32(m + 8) != (uint32_t)st->records)
+        if (rd32(m + 8) != (uint32_t)st->all_records)
             st->error = "sequence number is not the count of earlier data records";
         if (st->messages == 0) {
             st->first_set = mlen >= 20 ? rd16(m + 16) : 0;
@@ -372,32 +397,68 @@ static void parse_stream(const uint8_t *buf, size_t len, tcp_stream_t *st)
                 st->error = "bad set length";
                 break;
             }
-            if (sid == 2) {
-                for (size_t t = so + 4; t + 4 <= so + slen && n_tmpl < 8;) {
+            if (sid == 2 || sid == 3) {
+                /* template records: id, field count; options template records: id, field
+                 * count, scope field count (RFC 7011 sections 3.4.1 and 3.4.2.2) */
+                size_t hdr = sid == 3 ? 6 : 4;
+                for (size_t t = so + 4; t + hdr <= so + slen && n_tmpl < 8;) {
                     uint16_t tid = rd16(m + t), nf = rd16(m + t + 2);
-                    size_t p = t + 4;
+                    size_t p = t + hdr;
                     uint16_t reclen = 0, port_off = 0xffff;
+                    tmpl[n_tmpl].n_ies = 0;
+                    if (sid == 3) {
+                        st->opt_tid = tid;
+                        st->opt_scope = rd16(m + t + 4);
+                        st->opt_n_ies = 0;
+                        st->opt_templates++;
+                    }
                     for (uint16_t f = 0; f < nf; f++) {
                         uint16_t ie = rd16(m + p), flen = rd16(m + p + 2);
                         p += (ie & 0x8000) ? 8 : 4;
                         if (ie == 7)
                             port_off = reclen;
+                        if (sid == 3 && st->opt_n_ies < G_N_ELEMENTS(st->opt_ies))
+                            st->opt_ies[st->opt_n_ies++] = ie;
+                        if (f < 16)
+                            tmpl[n_tmpl].lens[tmpl[n_tmpl].n_ies++] = flen;
                         reclen = (uint16_t)(reclen + flen);
                     }
-                    tmpl[n_tmpl].id = tid;
-                    tmpl[n_tmpl].reclen = reclen;
-                    tmpl[n_tmpl++].port_off = port_off;
+                    /* a template id defined again replaces its earlier definition */
+                    size_t k = 0;
+                    while (k < n_tmpl && tmpl[k].id != tid)
+                        k++;
+                    tmpl[k] = tmpl[n_tmpl];
+                    tmpl[k].id = tid;
+                    tmpl[k].reclen = reclen;
+                    tmpl[k].port_off = port_off;
+                    tmpl[k].opts = sid == 3;
+                    n_tmpl += k == n_tmpl;
                     t = p;
                 }
             } else if (sid >= 256) {
                 size_t k = 0;
                 while (k < n_tmpl && tmpl[k].id != sid)
                     k++;
-                if (k == n_tmpl || tmpl[k].reclen == 0 || tmpl[k].port_off == 0xffff) {
+                if (k == n_tmpl || tmpl[k].reclen == 0 ||
+                    (!tmpl[k].opts && tmpl[k].port_off == 0xffff)) {
                     st->error = "data set before its template";
                     break;
                 }
                 for (size_t r = so + 4; r + tmpl[k].reclen <= so + slen; r += tmpl[k].reclen) {
+                    st->all_records++;
+                    if (tmpl[k].opts) {
+                        size_t at = r;
+                        for (size_t f = 0; f < tmpl[k].n_ies; f++) {
+                            uint16_t flen = tmpl[k].lens[f];
+                            st->stats[f] = flen == 8 ? (uint64_t)rd32(m + at) << 32 | rd32(m + at + 4)
+                                         : flen == 4 ? rd32(m + at) : 0;
+                            at += flen;
+                        }
+                        st->stats_records++;
+                        st->stats_after_records = st->records;
+                        st->stats_after_messages = st->messages - 1;
+                        continue;
+                    }
                     if (st->records < G_N_ELEMENTS(st->ports))
                         st->ports[st->records] = rd16(m + r + tmpl[k].port_off);
                     st->records++;
@@ -408,6 +469,100 @@ static void parse_stream(const uint8_t *buf, size_t len, tcp_stream_t *st)
         off += mlen;
     }
     st->used = off;
+}
+
+/* A statistics snapshot with a distinct value in every field. */
+static exp_stats_t make_stats(void)
+{
+    return (exp_stats_t){ .system_init_ms = 1700000000123, .observed_ms = 1700000060456,
+                          .packets = UINT64_C(123456789012), .packets_dropped = 17,
+                          .packets_ignored = 42, .flows_observed = 4242 };
+}
+
+/* The options template of @st is the statistics template, and its last options record
+ * carries make_stats() and the output's counters: @exported flow records and @messages
+ * messages delivered before it, nothing lost. */
+static void expect_stats(const tcp_stream_t *st, uint32_t domain, uint64_t exported,
+                         uint64_t messages)
+{
+    assert_int_equal(st->opt_tid, 258);
+    assert_int_equal(st->opt_scope, 1);
+    assert_int_equal(st->opt_n_ies, G_N_ELEMENTS(stats_ies));
+    for (size_t i = 0; i < G_N_ELEMENTS(stats_ies); i++)
+        assert_int_equal(st->opt_ies[i], stats_ies[i]);
+    exp_stats_t want = make_stats();
+    assert_int_equal(st->stats[ST_DOMAIN], domain);
+    assert_int_equal(st->stats[ST_PID], (uint64_t)getpid());
+    assert_int_equal(st->stats[ST_OBSERVED], want.observed_ms);
+    assert_int_equal(st->stats[ST_INIT], want.system_init_ms);
+    assert_int_equal(st->stats[ST_EXPORTED], exported);
+    assert_int_equal(st->stats[ST_MESSAGES], messages);
+    assert_int_equal(st->stats[ST_PACKETS], want.packets);
+    assert_int_equal(st->stats[ST_DROPPED], want.packets_dropped);
+    assert_int_equal(st->stats[ST_IGNORED], want.packets_ignored);
+    assert_int_equal(st->stats[ST_FLOWS], want.flows_observed);
+    assert_int_equal(st->stats[ST_NOT_SENT], 0);
+}
+
+/* A statistics snapshot becomes one options record (template 258, RFC 7011 options
+ * template with the observation domain as scope) after the records submitted before it. */
+static void test_udp_stats(void **state)
+{
+    (void)state;
+    uint16_t port;
+    int fd = udp_receiver(&port);
+    g_autofree char *uri = g_strdup_printf("udp://127.0.0.1:%u", port);
+    exp_output_cfg_t cfg;
+    exp_output_cfg_init(&cfg);
+    cfg.uri = uri;
+    cfg.datagram_size = 512; /* 5 flow records per message */
+    cfg.observation_domain = 77;
+    cfg.queue_records = 1024;
+    exp_output_t *out = exp_output_new(&cfg, NULL);
+    assert_non_null(out);
+    for (uint64_t i = 0; i < 7; i++) {
+        oc_flow_info_t f;
+        make_flow(&f, i);
+        assert_true(exp_output_submit(out, &f));
+    }
+    exp_stats_t es = make_stats();
+    exp_output_submit_stats(out, &es);
+    for (uint64_t i = 7; i < 10; i++) {
+        oc_flow_info_t f;
+        make_flow(&f, i);
+        assert_true(exp_output_submit(out, &f));
+    }
+    exp_output_stats_t st;
+    assert_true(exp_output_close_stats(out, 5000, &st));
+    assert_int_equal(st.records_sent, 10);
+
+    /* the datagrams in order, one message each, parsed as one stream */
+    GByteArray *all = g_byte_array_new();
+    uint8_t buf[65536];
+    ssize_t n;
+    size_t datagrams = 0;
+    while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+        assert_int_equal(rd16(buf + 2), n);
+        g_byte_array_append(all, buf, (guint)n);
+        datagrams++;
+    }
+    close(fd);
+    tcp_stream_t ps;
+    parse_stream(all->data, all->len, &ps);
+    if (ps.error != NULL)
+        fail_msg("%s", ps.error);
+    assert_int_equal(ps.messages, datagrams);
+    assert_int_equal(ps.messages, st.messages_sent);
+    assert_int_equal(ps.records, 10);
+    for (uint64_t i = 0; i < 10; i++)
+        assert_int_equal(ps.ports[i], 1000 + i);
+    assert_int_equal(ps.opt_templates, 1);
+    assert_int_equal(ps.stats_records, 1);
+    assert_int_equal(ps.stats_after_records, 7);
+    /* before it: the template message and two data messages (5 + 2 records) */
+    assert_int_equal(ps.stats_after_messages, 3);
+    expect_stats(&ps, 77, 7, 3);
+    g_byte_array_unref(all);
 }
 
 /* A collector of the test: accepts up to 4 connections one after the other and keeps
@@ -572,6 +727,45 @@ static void test_tcp_reconnect(void **state)
     g_byte_array_unref(r.data[1]);
 }
 
+/* Every connection carries the options template with the flow templates; the statistics
+ * record follows the records submitted before it and counts those of both connections. */
+static void test_tcp_stats(void **state)
+{
+    (void)state;
+    uint16_t port;
+    tcp_reader_t r = { .lfd = tcp_bound(&port), .n_conns = 2, .close_first_after = 20 };
+    assert_int_equal(listen(r.lfd, 4), 0);
+    GThread *th = g_thread_new("reader", tcp_reader_thread, &r);
+    exp_output_t *out = tcp_output(port, 256);
+    submit_range(out, 0, 20);
+    for (int i = 0; i < 100 && !g_atomic_int_get(&r.first_closed); i++)
+        g_usleep(50000);
+    assert_true(g_atomic_int_get(&r.first_closed));
+    g_usleep(200000);
+    submit_range(out, 20, 40);
+    exp_stats_t es = make_stats();
+    exp_output_submit_stats(out, &es);
+    exp_output_stats_t st;
+    assert_true(exp_output_close_stats(out, 10000, &st));
+    g_thread_join(th);
+    close(r.lfd);
+    expect_stream(r.data[0], 0, 20);
+    expect_stream(r.data[1], 20, 40);
+    tcp_stream_t p0, p1;
+    parse_stream(r.data[0]->data, r.data[0]->len, &p0);
+    parse_stream(r.data[1]->data, r.data[1]->len, &p1);
+    assert_int_equal(p0.opt_templates, 1);
+    assert_int_equal(p0.opt_tid, 258);
+    assert_int_equal(p0.stats_records, 0);
+    assert_int_equal(p1.opt_templates, 1);
+    assert_int_equal(p1.stats_records, 1);
+    assert_int_equal(p1.stats_after_records, 20);
+    assert_int_equal(p0.messages + p1.messages, st.messages_sent);
+    expect_stats(&p1, 9, 40, p0.messages + p1.stats_after_messages);
+    g_byte_array_unref(r.data[0]);
+    g_byte_array_unref(r.data[1]);
+}
+
 /* No collector yet: records wait in the queue (a full queue refuses at once, counted),
  * and go out once the collector listens; the capture side never waits. */
 static void test_tcp_collector_down(void **state)
@@ -630,6 +824,54 @@ static void test_tcp_unread_possibly_lost(void **state)
     assert_int_equal(st.records_possibly_lost, st.records_sent);
 }
 
+/* --- files ---------------------------------------------------------------------------- */
+
+/* A file output fills its messages while records keep coming (here in bursts of 10, faster
+ * than its one-second linger) instead of writing one per batch; a statistics record still
+ * follows exactly the records before it. */
+static void test_file_messages_and_stats(void **state)
+{
+    (void)state;
+    g_autofree char *dir = g_dir_make_tmp("test_export.XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "flows.ipfix", NULL);
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+    exp_output_cfg_t cfg;
+    exp_output_cfg_init(&cfg);
+    cfg.uri = uri;
+    cfg.queue_records = 1024;
+    cfg.observation_domain = 9;
+    exp_output_t *out = exp_output_new(&cfg, NULL);
+    assert_non_null(out);
+    for (uint64_t i = 0; i < 100; i += 10) {
+        submit_range(out, i, i + 10);
+        g_usleep(20000);
+    }
+    exp_stats_t es = make_stats();
+    exp_output_submit_stats(out, &es);
+    submit_range(out, 100, 110);
+    exp_output_stats_t st;
+    assert_true(exp_output_close_stats(out, 5000, &st));
+    g_autofree char *buf = NULL;
+    gsize len = 0;
+    assert_true(g_file_get_contents(path, &buf, &len, NULL));
+    tcp_stream_t ps;
+    parse_stream((const uint8_t *)buf, len, &ps);
+    if (ps.error != NULL)
+        fail_msg("%s", ps.error);
+    assert_int_equal(ps.used, len);
+    assert_int_equal(ps.first_set, 2);
+    assert_int_equal(ps.records, 110);
+    assert_int_equal(ps.messages, st.messages_sent);
+    assert_int_equal(ps.stats_records, 1);
+    assert_int_equal(ps.stats_after_records, 100);
+    /* the templates and one data message (a second one only if this host stalled for most
+     * of the linger); a message per batch would make about ten */
+    assert_true(ps.stats_after_messages <= 3);
+    expect_stats(&ps, 9, 100, ps.stats_after_messages);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 /* --- rotated files --------------------------------------------------------------------- */
 
 static void test_file_rotated_name(void **state)
@@ -641,15 +883,33 @@ static void test_file_rotated_name(void **state)
     g_date_time_unref(dt);
     static const struct { const char *path; unsigned n; const char *want; } cases[] = {
         { "/var/lib/ocellus/flows.ipfix", 0, "/var/lib/ocellus/flows.20261127T221500Z.ipfix" },
-        { "/var/lib/ocellus/flows.ipfix", 3, "/var/lib/ocellus/flows.20261127T221500Z-3.ipfix" },
+        { "/var/lib/ocellus/flows.ipfix", 3, "/var/lib/ocellus/flows.20261127T221500Z_003.ipfix" },
+        { "/var/lib/ocellus/flows.ipfix", 999, "/var/lib/ocellus/flows.20261127T221500Z_999.ipfix" },
         { "flows.ipfix", 0, "flows.20261127T221500Z.ipfix" },
         { "a.b/flows", 0, "a.b/flows.20261127T221500Z" },
-        { "/d/x.tar.ipfix", 1, "/d/x.tar.20261127T221500Z-1.ipfix" },
+        { "/d/x.tar.ipfix", 1, "/d/x.tar.20261127T221500Z_001.ipfix" },
+        { "a.b/flows", 12, "a.b/flows.20261127T221500Z_012" },
         { "/d/.hidden", 0, "/d/.hidden.20261127T221500Z" },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autofree char *got = exp_file_rotated_name(cases[i].path, us, cases[i].n);
         assert_string_equal(got, cases[i].want);
+    }
+    /* names sort in the order the files were started: the plain name, then _001.._999, then
+     * the next second's (with or without an extension) */
+    static const struct { gint64 s; unsigned n; } order[] = {
+        { 0, 0 }, { 0, 1 }, { 0, 2 }, { 0, 10 }, { 0, 999 }, { 1, 0 }, { 1, 1 },
+    };
+    for (int ext = 0; ext < 2; ext++) {
+        const char *path = ext ? "d/flows.ipfix" : "d/flows";
+        for (size_t i = 0; i + 1 < G_N_ELEMENTS(order); i++) {
+            g_autofree char *a = exp_file_rotated_name(path, us + order[i].s * G_USEC_PER_SEC,
+                                                       order[i].n);
+            g_autofree char *b = exp_file_rotated_name(
+                path, us + order[i + 1].s * G_USEC_PER_SEC, order[i + 1].n);
+            if (strcmp(a, b) >= 0)
+                fail_msg("%s sorts before %s", b, a);
+        }
     }
     g_autofree char *p1 = exp_file_part_name("/var/lib/ocellus/flows.ipfix");
     assert_string_equal(p1, "/var/lib/ocellus/.flows.ipfix.part");
@@ -658,7 +918,7 @@ static void test_file_rotated_name(void **state)
 }
 
 /* The finished files of @dir (sorted), each checked: a name made of flows, a UTC time
- * within [@t0, @t1] and maybe -N, then .ipfix; whole messages only; the template set first;
+ * within [@t0, @t1] and maybe _NNN, then .ipfix; whole messages only; the template set first;
  * sequence numbers counting from 0 in each file (a session per file); at most @max_size
  * octets (0 = any). No part file may be left unless @part_ok. Adds each file's records to @seen (by
  * source port, make_flow: 1000 + id) and fails on a duplicate. Returns the file count. */
@@ -679,7 +939,7 @@ static size_t check_rotated(const char *dir, gint64 t0, gint64 t1, size_t max_si
             continue;
         GMatchInfo *mi = NULL;
         GRegex *re = g_regex_new("^flows\\.(\\d{4})(\\d\\d)(\\d\\d)T(\\d\\d)(\\d\\d)(\\d\\d)Z"
-                                 "(-[1-9]\\d*)?\\.ipfix$", 0, 0, NULL);
+                                 "(_\\d{3})?\\.ipfix$", 0, 0, NULL);
         if (!g_regex_match(re, name, 0, &mi))
             fail_msg("unexpected file %s in %s", name, dir);
         int f[6];
@@ -890,6 +1150,10 @@ static void test_json_file(void **state)
         oc_flow_info_t f;
         make_flow(&f, i);
         assert_true(exp_output_submit(out, &f));
+        if (i == 50) {
+            exp_stats_t es = make_stats();
+            exp_output_submit_stats(out, &es); /* JSON lines hold flows only */
+        }
     }
     exp_output_stats_t st;
     assert_true(exp_output_close_stats(out, 5000, &st));
@@ -913,10 +1177,13 @@ int main(void)
         cmocka_unit_test(test_udp_messages),
         cmocka_unit_test(test_udp_template_refresh),
         cmocka_unit_test(test_udp_send_errors_counted),
+        cmocka_unit_test(test_udp_stats),
         cmocka_unit_test(test_tcp_stream),
         cmocka_unit_test(test_tcp_reconnect),
+        cmocka_unit_test(test_tcp_stats),
         cmocka_unit_test(test_tcp_collector_down),
         cmocka_unit_test(test_tcp_unread_possibly_lost),
+        cmocka_unit_test(test_file_messages_and_stats),
         cmocka_unit_test(test_file_rotated_name),
         cmocka_unit_test(test_file_rotate_size),
         cmocka_unit_test(test_file_rotate_reopen),
