@@ -4,7 +4,9 @@
  * map_ipfix_load() reads a template file into two libfixbuf templates (IPv4 and IPv6) and, for
  * each, a table of rows {element, length, value source, direction, offset}. map_ipfix_fill()
  * then writes a flow's values into a record buffer at those offsets; libfixbuf encodes the
- * buffer with the same template as the internal and the export template.
+ * buffer with the same template as the internal and the export template. Variable-length
+ * elements (applicationName, the DPI fields) are an fbVarfield_t in the buffer, pointing
+ * into the flow's fields.
  */
 #ifndef OC_MAP_IPFIX_H
 #define OC_MAP_IPFIX_H
@@ -39,7 +41,8 @@ typedef enum { MAP_IPFIX_V4 = 0, MAP_IPFIX_V6 = 1, MAP_IPFIX_N_FAMILY } map_ipfi
 #define MAP_IPFIX_TID_V4 256
 #define MAP_IPFIX_TID_V6 257
 
-/* Largest record the mapper writes (sum of fixed element lengths). */
+/* Largest record the mapper writes in memory (fixed element lengths plus one fbVarfield_t
+ * per variable-length element). */
 #define MAP_IPFIX_MAX_RECORD 1024
 
 /* Where the templates are installed; OCELLUS_TEMPLATE_DIR in the environment overrides it
@@ -49,8 +52,10 @@ const char *map_ipfix_template_dir(void);
 /*
  * Builds the information model every mapper uses: libfixbuf's IANA model plus the CERT
  * (PEN 6871) elements we export (initialTCPFlags, unionTCPFlags and their reverses,
- * reverseFlowDeltaMilliseconds, silkAppLabel). Free with fbInfoModelFree() after every
- * session using it.
+ * reverseFlowDeltaMilliseconds, silkAppLabel, and the DPI fields: sslServerName,
+ * sslServerCipher, dnsQName, dnsQRType, sshVersion and its reverse, smtpHello, smtpFrom,
+ * smtpTo, smtpStartTLS, sipUserAgent, dhcpVendorCode). Free with fbInfoModelFree() after
+ * every session using it.
  */
 fbInfoModel_t *map_ipfix_model_new(void);
 
@@ -61,11 +66,17 @@ typedef struct map_ipfix_opts {
     bool uniflow;                 /* two one-way records per biflow: reverse elements and
                                      reverseFlowDeltaMilliseconds are left out */
     uint32_t ingress_interface;   /* value of ingressInterface */
+    size_t max_wire_record;       /* 0: no limit; else variable-length values are cut, longest
+                                     first, so that each encoded record fits in this many
+                                     octets (a UDP datagram less the message and set
+                                     headers); a template whose smallest record is longer is
+                                     refused by map_ipfix_load() */
 } map_ipfix_opts_t;
 
 /*
  * Reads the template file @path (NULL: default.tmpl in map_ipfix_template_dir(); a name
- * without '/' is looked up there too) against @model (borrowed; must outlive the mapper).
+ * without '/' is looked up there too, with ".tmpl" appended unless a file of that very name
+ * exists) against @model (borrowed; must outlive the mapper).
  * Errors (MAP_IPFIX_ERROR) name the file, the line and the element. Setup only.
  */
 map_ipfix_t *map_ipfix_load(fbInfoModel_t *model, const char *path, const map_ipfix_opts_t *opts,
@@ -82,10 +93,23 @@ void map_ipfix_free(map_ipfix_t *map);
 fbTemplate_t *map_ipfix_template_new(const map_ipfix_t *map, map_ipfix_family_t family,
                                      GError **error);
 
-/* Record size for @family: the sum of the element lengths (no padding). */
+/* In-memory record size for @family, what fBufAppend() takes: the fixed element lengths
+ * plus sizeof(fbVarfield_t) per variable-length element, without padding (libfixbuf's
+ * layout). */
 size_t map_ipfix_record_size(const map_ipfix_t *map, map_ipfix_family_t family);
 
-/* Number of elements of the @family template, and the i-th one (ent, num, length). */
+/* Encoded (wire) length of the record @rec that map_ipfix_fill() wrote for @family: the fixed
+ * lengths plus, per variable-length element, its value and a 1- or 3-octet length prefix.
+ * With no variable-length element it equals map_ipfix_record_size(). Per record. */
+size_t map_ipfix_wire_size(const map_ipfix_t *map, map_ipfix_family_t family,
+                           const uint8_t *rec);
+
+/* Whether the template has an element filled from DPI fields (applicationName included):
+ * an output using it needs the flows' fields (oc_flow_info_t.fields). */
+bool map_ipfix_wants_fields(const map_ipfix_t *map);
+
+/* Number of elements of the @family template, and the i-th one (ent, num, length;
+ * FB_IE_VARLEN for a variable-length one). */
 size_t map_ipfix_n_elements(const map_ipfix_t *map, map_ipfix_family_t family);
 void map_ipfix_element(const map_ipfix_t *map, map_ipfix_family_t family, size_t i,
                        uint32_t *ent, uint16_t *num, uint16_t *len);
@@ -98,6 +122,9 @@ const char *map_ipfix_path(const map_ipfix_t *map);
  * record i at rec + i * MAP_IPFIX_MAX_RECORD). Biflow mode writes one record; uniflow mode
  * one per direction that has packets (0, 1 or 2). Sets *family and returns the number of
  * records. Allocates nothing; runs on the export thread per record.
+ *
+ * Variable-length elements point into @info->fields (and static protocol names), not into
+ * @rec: encode the records (fBufAppend()) while @info's fields are still valid.
  */
 size_t map_ipfix_fill(const map_ipfix_t *map, const oc_flow_info_t *info, uint8_t *rec,
                       map_ipfix_family_t *family);
