@@ -14,7 +14,7 @@ top=$(cd "$(dirname "$0")" && pwd)
 builddir=${BUILDDIR:-build}
 case $builddir in /*) ;; *) builddir=$top/$builddir ;; esac
 
-packages="gcc make autoconf automake libtool pkg-config libpcap-dev libglib2.0-dev
+packages="gcc make autoconf automake libtool pkg-config libpcap-dev libglib2.0-dev nettle-dev
 libcmocka-dev python3 g++ python3-dev python3-pytest python3-setuptools python3-wheel tshark libfixbuf-dev libfixbuf-tools nfdump iproute2 ${OC_EXTRA_PACKAGES:-}"
 
 install_missing() {

@@ -61,6 +61,7 @@ static PyObject *enum_statistic, *enum_direction, *enum_end_reason; /* set by __
 typedef struct {
     PyObject_HEAD
     oc_flow_info_t info;
+    oc_fields_t *fields; /* own copy: the engine reuses its field slot once the flow ends */
 } flow_object_t;
 
 static PyTypeObject flow_type;
@@ -71,11 +72,23 @@ static PyObject *flow_wrap(const oc_flow_info_t *info)
     if (f == NULL)
         return NULL;
     f->info = *info;
+    f->fields = NULL;
+    if (info->fields != NULL) {
+        size_t len = offsetof(oc_fields_t, buf) + info->fields->used;
+        f->fields = PyMem_Malloc(sizeof *f->fields);
+        if (f->fields == NULL) {
+            Py_DECREF(f);
+            return PyErr_NoMemory();
+        }
+        memcpy(f->fields, info->fields, len);
+    }
+    f->info.fields = f->fields;
     return (PyObject *)f;
 }
 
 static void flow_dealloc(PyObject *self)
 {
+    PyMem_Free(((flow_object_t *)self)->fields);
     PyObject_Free(self);
 }
 

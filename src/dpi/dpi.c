@@ -254,10 +254,11 @@ static bool stream_add(dpi_inspect_t *s, unsigned dir, const dec_packet_t *p,
     memcpy(s->buf[dir] + s->len[dir], data, len);
     *new_off = s->len[dir];
     s->len[dir] += len;
+    /* Only the bytes captured: a segment cut by the snap length (or the first fragment of
+     * one) ends the prefix at the cut, so the segments after it are past a hole and
+     * dropped, unless a retransmission captured whole fills it. Moving past the lost bytes
+     * would glue the next segment to the cut one. */
     s->next_seq[dir] += len + old;
-    /* A segment cut by the snap length leaves a hole the prefix cannot fill. */
-    if (p->payload_caplen < p->l4_payload_len && !(p->frag == DEC_FRAG_FIRST))
-        s->next_seq[dir] += p->l4_payload_len - p->payload_caplen;
     return true;
 }
 

@@ -64,7 +64,8 @@ typedef struct dpi_ctx {
     uint32_t pkts[2];      /* payload packets seen before this one, per direction */
     uint8_t *scratch;      /* DPI_SCRATCH bytes private to this dissector in this flow */
     uint8_t *buf;          /* UDP only: DPI_STREAM_CAP bytes for this direction, shared by
-                              the dissectors of the flow (only QUIC uses it); NULL for TCP */
+                              the dissectors of the flow (QUIC and DTLS use it, each only
+                              once it has matched); NULL for TCP */
     uint32_t *buf_len;     /* bytes of buf in use (the dissector maintains it) */
     oc_fields_t *fields;   /* NULL when fields are not wanted or none could be kept:
                               dissectors must check (dpi_field_set() does) */
@@ -160,12 +161,21 @@ dpi_verdict_t dpi_stun(dpi_ctx_t *ctx);
 dpi_verdict_t dpi_bgp(dpi_ctx_t *ctx);
 dpi_verdict_t dpi_mqtt(dpi_ctx_t *ctx);
 dpi_verdict_t dpi_bittorrent(dpi_ctx_t *ctx);
+dpi_verdict_t dpi_bittorrent_utp(dpi_ctx_t *ctx); /* uTP: a heuristic */
 dpi_verdict_t dpi_ssdp(dpi_ctx_t *ctx);
 dpi_verdict_t dpi_kerberos(dpi_ctx_t *ctx);
 dpi_verdict_t dpi_mysql(dpi_ctx_t *ctx);
 dpi_verdict_t dpi_git(dpi_ctx_t *ctx);
-dpi_verdict_t dpi_tor(dpi_ctx_t *ctx);
 dpi_verdict_t dpi_wireguard(dpi_ctx_t *ctx);
+dpi_verdict_t dpi_gnutella(dpi_ctx_t *ctx);
+dpi_verdict_t dpi_netbios(dpi_ctx_t *ctx);
+dpi_verdict_t dpi_zoom(dpi_ctx_t *ctx);
+dpi_verdict_t dpi_discord(dpi_ctx_t *ctx);
+dpi_verdict_t dpi_telegram(dpi_ctx_t *ctx);
+dpi_verdict_t dpi_dropbox(dpi_ctx_t *ctx);
+dpi_verdict_t dpi_spotify(dpi_ctx_t *ctx);
+dpi_verdict_t dpi_natpmp(dpi_ctx_t *ctx);
+dpi_verdict_t dpi_wsd(dpi_ctx_t *ctx);
 
 /*
  * The TLS handshake parser shared by TLS, the mail STARTTLS upgrades and DTLS: reads TLS

@@ -51,6 +51,15 @@ static const proto_desc_t protos[OC_PROTO_N] = {
     [OC_PROTO_GIT] = {"git", 9418},
     [OC_PROTO_TOR] = {"tor", 9001},
     [OC_PROTO_WIREGUARD] = {"wireguard", 51820},
+    [OC_PROTO_GNUTELLA] = {"gnutella", 6346},
+    [OC_PROTO_NETBIOS] = {"netbios", 137},
+    [OC_PROTO_ZOOM] = {"zoom", 8801},
+    [OC_PROTO_DISCORD] = {"discord", 0},   /* voice: no fixed port */
+    [OC_PROTO_TELEGRAM] = {"telegram", 0}, /* calls: no fixed port */
+    [OC_PROTO_DROPBOX] = {"dropbox", 17500},
+    [OC_PROTO_SPOTIFY] = {"spotify", 57621},
+    [OC_PROTO_NAT_PMP] = {"nat-pmp", 5351},
+    [OC_PROTO_WSD] = {"wsd", 3702},
 };
 
 const char *oc_protocol_name(oc_protocol_t proto)
@@ -87,6 +96,9 @@ static const port_guess_t guesses[] = {
     {3478, 0, OC_PROTO_STUN},     {5060, 0, OC_PROTO_SIP},       {5353, 17, OC_PROTO_MDNS},
     {5355, 17, OC_PROTO_LLMNR},   {6881, 0, OC_PROTO_BITTORRENT}, {8080, 6, OC_PROTO_HTTP},
     {8883, 6, OC_PROTO_TLS},      {9418, 6, OC_PROTO_GIT},       {51820, 17, OC_PROTO_WIREGUARD},
+    {137, 17, OC_PROTO_NETBIOS},  {138, 17, OC_PROTO_NETBIOS},   {139, 6, OC_PROTO_NETBIOS},
+    {3702, 17, OC_PROTO_WSD},     {5351, 17, OC_PROTO_NAT_PMP},  {6346, 0, OC_PROTO_GNUTELLA},
+    {8801, 17, OC_PROTO_ZOOM},    {17500, 17, OC_PROTO_DROPBOX}, {57621, 17, OC_PROTO_SPOTIFY},
 };
 
 static oc_protocol_t guess_port(uint8_t l4, uint16_t port)
@@ -179,6 +191,40 @@ const char *oc_fields_get(const oc_fields_t *f, oc_field_t field, size_t *len)
 /* Tried in this order: dissectors with strong signatures first, heuristic ones (RTP,
  * uTP, Tor, WireGuard) last so they never take a flow a precise one would claim. */
 const dpi_dissector_t dpi_dissectors[] = {
+    {"http", dpi_http, true, false},
+    {"tls", dpi_tls, true, false},
+    {"dtls", dpi_dtls, false, true},
+    {"quic", dpi_quic, false, true},
     {"ssh", dpi_ssh, true, false},
+    {"smtp", dpi_smtp, true, false},
+    {"pop3", dpi_pop3, true, false},
+    {"imap", dpi_imap, true, false},
+    {"ftp", dpi_ftp, true, false},
+    {"sip", dpi_sip, true, true},
+    {"ssdp", dpi_ssdp, false, true},
+    {"stun", dpi_stun, true, true},
+    {"bittorrent", dpi_bittorrent, true, true},
+    {"git", dpi_git, true, false},
+    {"gnutella", dpi_gnutella, true, true},
+    {"netbios", dpi_netbios, true, true},
+    {"discord", dpi_discord, false, true},
+    {"telegram", dpi_telegram, false, true},
+    {"zoom", dpi_zoom, false, true},
+    {"dropbox", dpi_dropbox, false, true},
+    {"spotify", dpi_spotify, false, true},
+    {"wsd", dpi_wsd, false, true},
+    {"nat-pmp", dpi_natpmp, false, true},
+    {"bgp", dpi_bgp, true, false},
+    {"kerberos", dpi_kerberos, true, true},
+    {"mysql", dpi_mysql, true, false},
+    {"mqtt", dpi_mqtt, true, false},
+    {"dhcp", dpi_dhcp, false, true},
+    {"dns", dpi_dns, true, true},
+    {"ntp", dpi_ntp, false, true},
+    {"dhcpv6", dpi_dhcpv6, false, true},
+    /* Heuristics: keep these last. */
+    {"rtp", dpi_rtp, true, true},
+    {"bittorrent_utp", dpi_bittorrent_utp, false, true},
+    {"wireguard", dpi_wireguard, false, true},
 };
 const unsigned dpi_n_dissectors = sizeof dpi_dissectors / sizeof dpi_dissectors[0];

@@ -175,6 +175,15 @@ typedef enum {
     OC_PROTO_GIT,
     OC_PROTO_TOR,
     OC_PROTO_WIREGUARD,
+    OC_PROTO_GNUTELLA,
+    OC_PROTO_NETBIOS,
+    OC_PROTO_ZOOM,
+    OC_PROTO_DISCORD,
+    OC_PROTO_TELEGRAM,
+    OC_PROTO_DROPBOX,        /**< Dropbox LAN sync discovery */
+    OC_PROTO_SPOTIFY,        /**< Spotify LAN discovery */
+    OC_PROTO_NAT_PMP,
+    OC_PROTO_WSD,            /**< WS-Discovery */
     OC_PROTO_N
 } oc_protocol_t;
 
