@@ -123,6 +123,14 @@ unsigned flow_key_from_packet(const dec_packet_t *p, flow_key_t *k)
     return a;
 }
 
+/* @t + @d, saturating. A capture file can hold any timestamp (a microsecond field past
+ * 999999, a pcapng resolution that overflows), and a deadline that wrapped round would lie
+ * in the past: the flow would end at once. */
+static inline pkt_time_t time_after(pkt_time_t t, pkt_time_t d)
+{
+    return t > UINT64_MAX - d ? UINT64_MAX : t + d;
+}
+
 /* ---- ending flows ------------------------------------------------------------------- */
 
 const oc_flow_info_t *flow_engine_info(flow_engine_t *e, uint32_t idx, oc_end_reason_t reason)
@@ -251,14 +259,16 @@ static void expire(flow_engine_t *e)
     for (;;) {
         uint32_t li = e->timers[FLOW_TL_LINGER].head, ii = e->lru.tail,
                  ai = e->timers[FLOW_TL_ACTIVE].head;
-        pkt_time_t dl = li != FLOW_NONE ? cl[li].closed_at + linger : UINT64_MAX;
-        pkt_time_t di = ii != FLOW_NONE ? fl[ii].activity + idle : UINT64_MAX;
-        pkt_time_t da = ai != FLOW_NONE ? cl[ai].record_start + active : UINT64_MAX;
-        if (dl <= di && dl <= da && dl <= now)
+        pkt_time_t dl = li != FLOW_NONE ? time_after(cl[li].closed_at, linger) : UINT64_MAX;
+        pkt_time_t di = ii != FLOW_NONE ? time_after(fl[ii].activity, idle) : UINT64_MAX;
+        pkt_time_t da = ai != FLOW_NONE ? time_after(cl[ai].record_start, active) : UINT64_MAX;
+        /* UINT64_MAX is also a real time (the clock can reach it): an empty list must not
+         * win a comparison it ties. */
+        if (li != FLOW_NONE && dl <= di && dl <= da && dl <= now)
             flow_end(e, li, OC_END_TCP);
-        else if (di <= da && di <= now)
+        else if (ii != FLOW_NONE && di <= da && di <= now)
             flow_end(e, ii, (fl[ii].state & FLOW_ST_CLOSED) ? OC_END_TCP : OC_END_IDLE);
-        else if (da <= now)
+        else if (ai != FLOW_NONE && da <= now)
             flow_cut(e, ai);
         else {
             e->next_due = dl < di ? (dl < da ? dl : da) : (di < da ? di : da);
@@ -299,7 +309,7 @@ static uint32_t flow_new(flow_engine_t *e, const flow_key_t *key, uint32_t hash,
     f->src_side = (uint8_t)(synack ? pkt_side ^ 1u : pkt_side);
     c->id = ++e->next_id;
     c->record_start = e->clock;
-    due_at(e, e->clock + (pkt_time_t)e->cfg.active_timeout_s * US_PER_S);
+    due_at(e, time_after(e->clock, (pkt_time_t)e->cfg.active_timeout_s * US_PER_S));
     c->rtt[0] = c->rtt[1] = -1;
     c->wscale[0] = c->wscale[1] = -1;
     c->icmp_type_code[0] = c->icmp_type_code[1] = -1;
@@ -325,7 +335,7 @@ static void tcp_close(flow_engine_t *e, uint32_t idx)
     flow_t *f = &e->table.flows[idx];
     f->state |= FLOW_ST_CLOSED;
     e->table.cold[idx].closed_at = e->clock;
-    due_at(e, e->clock + (pkt_time_t)e->cfg.tcp_linger_s * US_PER_S);
+    due_at(e, time_after(e->clock, (pkt_time_t)e->cfg.tcp_linger_s * US_PER_S));
     tl_unlink(e, idx);
     tl_push_tail(e, idx, FLOW_TL_LINGER);
 }
@@ -440,7 +450,7 @@ oc_status_t flow_engine_packet_held(flow_engine_t *e, pkt_time_t ts, const dec_p
     if (f->timer_list == FLOW_TL_NONE) {
         /* First packet after an active-timeout cut: the next record starts here. */
         e->table.cold[idx].record_start = e->clock;
-        due_at(e, e->clock + (pkt_time_t)e->cfg.active_timeout_s * US_PER_S);
+        due_at(e, time_after(e->clock, (pkt_time_t)e->cfg.active_timeout_s * US_PER_S));
         tl_push_tail(e, idx, FLOW_TL_ACTIVE);
     }
     if (f->packets[dir] == 0) {
@@ -457,7 +467,7 @@ oc_status_t flow_engine_packet_held(flow_engine_t *e, pkt_time_t ts, const dec_p
     if (ts > f->last[dir])
         f->last[dir] = ts;
     f->activity = e->clock;
-    due_at(e, e->clock + e->idle_us);
+    due_at(e, time_after(e->clock, e->idle_us));
     if (p->l4_payload_len > 0) {
         flow_cold_t *c = &e->table.cold[idx];
         c->l7_packets[dir]++;

@@ -111,8 +111,10 @@ static void advance(frag_table_t *t, uint64_t now_us)
 {
     if (now_us > t->clock_us)
         t->clock_us = now_us;
+    /* created_us <= clock_us always (entries take the clock, which never goes back); the
+     * difference cannot wrap where created_us + timeout_us could, near the end of time. */
     while (t->fifo_head != FRAG_NONE &&
-           t->entries[t->fifo_head].created_us + t->timeout_us <= t->clock_us)
+           t->clock_us - t->entries[t->fifo_head].created_us >= t->timeout_us)
         entry_remove(t, t->fifo_head);
 }
 

@@ -11,6 +11,15 @@ pcaps=${PCAPS:-$(dirname "$0")/../../../shared/pcaps}
 for f in ndpi42-reddit.pcap ndpi42-zoom2.pcap ndpi42-netflix.pcap; do
     [ -f "$pcaps/$f" ] && "$builddir/tests/bench/oc_bench" "$pcaps/$f" 50
 done
+# SYN flood (tests/gen/ochostile): 2,000,000 SYNs from distinct sources into --max-flows
+# 100000, so 1,900,000 flows are evicted; the whole command, with IPFIX file export.
+"$builddir/tests/gen/ochostile" syn-flood --packets 2000000 --out "$tmp/syn.pcap" \
+    --truth "$tmp/syn.truth"
+echo "syn-flood: 2000000 SYNs, --max-flows 100000, IPFIX file output:"
+OCELLUS_TEMPLATE_DIR=$(cd "$(dirname "$0")/../../templates" && pwd) \
+    "$builddir/src/ocellus" -r "$tmp/syn.pcap" --max-flows 100000 -o "file:$tmp/syn.ipfix" 2>&1 |
+    sed -n 's/^ocellus: \(flows: .*\|elapsed: .*\|output .*\)/    \1/p'
+rm -f "$tmp/syn.pcap" "$tmp/syn.ipfix"
 # The Python module (when built: --enable-python) beside the command, on the same captures.
 so=$builddir/python/ocellus/.libs/_ocellus.so
 if [ -f "$so" ]; then

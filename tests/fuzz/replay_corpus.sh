@@ -38,6 +38,21 @@ replay() {
 replay fuzz_decode decode
 replay fuzz_engine engine
 replay fuzz_cfg cfg
+replay fuzz_template template
+replay fuzz_capfile capfile
+replay fuzz_dpi dpi
+# fuzz_capfile also gets the first few KB of every shared capture, cut at run time (the shared
+# corpus stays out of our git history).
+if [ -d "${PCAPS:-}" ] && [ -x "$top_builddir/tests/fuzz/fuzz_capfile" ]; then
+    seeds=$top_builddir/tests/fuzz/seeds/capfile
+    if "${PYTHON3:-python3}" "$top_srcdir/tests/fuzz/make_capfile_seeds.py" --from "$PCAPS" \
+        "$seeds" && "$top_builddir/tests/fuzz/fuzz_capfile" -runs=0 "$seeds"; then
+        ran=$((ran + 1))
+    else
+        echo "replay_corpus: fuzz_capfile FAILED on $seeds" >&2
+        status=1
+    fi
+fi
 
 if [ "$status" -eq 0 ] && [ "$ran" -eq 0 ]; then
     echo "replay_corpus: no corpus replayed" >&2
