@@ -105,6 +105,12 @@ static inline uint32_t dpi_be32(const uint8_t *p)
 /* Case-insensitive: does [p, p + len) start with the NUL-terminated @prefix? */
 bool dpi_starts_with_ci(const uint8_t *p, size_t len, const char *prefix);
 
+/* Which of the @n NUL-terminated @tokens starts [p, p + len) followed by a space (a request
+ * method of HTTP, SIP, RTSP...): its length, or 0 if none. *@prefix tells whether the bytes
+ * could still become one (all of them are the start of a token): wait for more. */
+size_t dpi_token_match(const uint8_t *p, size_t len, const char *const *tokens, size_t n,
+                       bool *prefix);
+
 /* Length of the line at [p, p + len) up to (not including) CRLF or LF; -1 if no line end
  * within len (the line is not complete yet). */
 long dpi_line_len(const uint8_t *p, size_t len);

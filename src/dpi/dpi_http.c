@@ -90,17 +90,8 @@ static http_start_t response_start(const uint8_t *p, size_t len)
 static http_start_t request_start(const uint8_t *p, size_t len, size_t *method_len,
                                   size_t *target_off, size_t *target_len)
 {
-    size_t m = 0;
-    bool prefix = false;
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        size_t n = strlen(methods[i]);
-        if (len > n && memcmp(p, methods[i], n) == 0 && p[n] == ' ') {
-            m = n;
-            break;
-        }
-        if (len <= n && memcmp(p, methods[i], len) == 0)
-            prefix = true;
-    }
+    bool prefix;
+    size_t m = dpi_token_match(p, len, methods, sizeof methods / sizeof methods[0], &prefix);
     if (m == 0)
         return prefix ? START_MAYBE : START_NO;
     size_t t = m + 1, e = t;

@@ -88,17 +88,8 @@ static sip_start_t sip_start(const uint8_t *p, size_t len, size_t *method_len)
             return START_MAYBE;
         return p[11] == ' ' || p[11] == '\r' || p[11] == '\n' ? START_RESPONSE : START_NO;
     }
-    size_t m = 0;
-    bool prefix = false;
-    for (size_t i = 0; i < sizeof sip_methods / sizeof sip_methods[0]; i++) {
-        size_t n = strlen(sip_methods[i]);
-        if (len > n && memcmp(p, sip_methods[i], n) == 0 && p[n] == ' ') {
-            m = n;
-            break;
-        }
-        if (len <= n && memcmp(p, sip_methods[i], len) == 0)
-            prefix = true;
-    }
+    bool prefix;
+    size_t m = dpi_token_match(p, len, sip_methods, sizeof sip_methods / sizeof sip_methods[0], &prefix);
     if (m == 0)
         return prefix ? START_MAYBE : START_NO;
     size_t e = m + 1;

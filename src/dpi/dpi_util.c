@@ -80,6 +80,20 @@ bool dpi_starts_with_ci(const uint8_t *p, size_t len, const char *prefix)
     return true;
 }
 
+size_t dpi_token_match(const uint8_t *p, size_t len, const char *const *tokens, size_t n,
+                       bool *prefix)
+{
+    *prefix = false;
+    for (size_t i = 0; i < n; i++) {
+        size_t tl = strlen(tokens[i]);
+        if (len > tl && memcmp(p, tokens[i], tl) == 0 && p[tl] == ' ')
+            return tl;
+        if (len <= tl && memcmp(p, tokens[i], len) == 0)
+            *prefix = true;
+    }
+    return 0;
+}
+
 long dpi_line_len(const uint8_t *p, size_t len)
 {
     const uint8_t *nl = memchr(p, '\n', len);
