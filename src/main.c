@@ -522,6 +522,8 @@ static bool open_outputs(cfg_t *cfg, run_t *run, const char *iface)
     for (unsigned i = 0; i < n; i++) {
         g_autoptr(GError) error = NULL;
         list[i].ingress_interface = ifindex;
+        /* Nothing on a wire forces a loss when reading files: wait for a slow output. */
+        list[i].wait_for_room = iface == NULL;
         run->outs[i] = exp_output_new(&list[i], &error);
         if (run->outs[i] == NULL) {
             log_line(LOG_ERR, "%s", error->message);

@@ -48,6 +48,7 @@ typedef struct exp_output_cfg {
     uint32_t rotate_interval_s;   /* file: rotate after this long, 0 = never */
     uint64_t rotate_size;         /* file: rotate after this many bytes, 0 = never */
     uint32_t ingress_interface;   /* ingressInterface: capture interface index, 0 for files */
+    bool wait_for_room;           /* reading files: a full queue waits for the output (exp_queue.h) */
 } exp_output_cfg_t;
 
 /* Fills @cfg with the defaults above (name, uri and template_path NULL). Inline so that the

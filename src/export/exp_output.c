@@ -299,7 +299,7 @@ exp_output_t *exp_output_new(const exp_output_cfg_t *cfg, GError **error)
         return NULL;
     }
     exp_queue_init(&out->queue, cfg->queue_records >= 1 ? cfg->queue_records : 1,
-                   out->wants_fields);
+                   out->wants_fields, cfg->wait_for_room);
     g_autofree char *tname = g_strdup_printf("out %.10s", out->name);
     out->thread = g_thread_new(tname, output_thread, out);
     return out;

@@ -15,13 +15,15 @@
 #define ARENA_PER_RECORD 256u
 #define ARENA_MAX (32u << 20)
 
-void exp_queue_init(exp_queue_t *q, uint32_t cap, bool with_fields)
+void exp_queue_init(exp_queue_t *q, uint32_t cap, bool with_fields, bool wait_for_room)
 {
     g_assert(cap >= 1);
     memset(q, 0, sizeof *q);
     g_mutex_init(&q->lock);
     g_cond_init(&q->wake);
+    g_cond_init(&q->room);
     q->cap = cap;
+    q->wait_for_room = wait_for_room;
     q->ring = g_new(oc_flow_info_t, cap);
     /* A small ring must wake its consumer long before it fills. */
     q->wake_at = cap / 2 < EXP_QUEUE_WAKE ? (cap / 2 > 0 ? cap / 2 : 1) : EXP_QUEUE_WAKE;
@@ -45,6 +47,7 @@ void exp_queue_clear(exp_queue_t *q)
     q->ring = NULL;
     q->arena = NULL;
     g_cond_clear(&q->wake);
+    g_cond_clear(&q->room);
     g_mutex_clear(&q->lock);
 }
 
@@ -94,14 +97,40 @@ void exp_records_fix_fields(oc_flow_info_t *recs, oc_fields_t *fields, size_t n)
             recs[i].fields = &fields[i];
 }
 
+/* Called with the lock held when the ring (or the fields arena) has no room: for a
+ * wait_for_room queue, waits until the consumer takes records and returns true (try
+ * again); false when the record must be given up (no waiting, closing, stalled, or no
+ * progress for EXP_QUEUE_STALL_US). */
+static bool wait_room(exp_queue_t *q)
+{
+    if (!q->wait_for_room || q->closing || q->abort || q->stalled || q->count == 0)
+        return false;
+    uint64_t seen = q->popped;
+    gint64 give_up = g_get_monotonic_time() + EXP_QUEUE_STALL_US;
+    q->waits++;
+    /* The consumer may sleep until its deadline with fewer than wake_at records missing. */
+    g_cond_signal(&q->wake);
+    q->producer_waiting = true;
+    while (q->popped == seen && !q->closing && !q->abort && !q->stalled) {
+        if (!g_cond_wait_until(&q->room, &q->lock, give_up))
+            break;
+    }
+    q->producer_waiting = false;
+    return q->popped != seen;
+}
+
 bool exp_queue_push(exp_queue_t *q, const oc_flow_info_t *info)
 {
     g_mutex_lock(&q->lock);
     q->pushed++;
-    if (q->count == q->cap || q->closing || q->abort) {
-        q->lost++;
-        g_mutex_unlock(&q->lock);
-        return false;
+    for (;;) {
+        if (q->closing || q->abort || (q->count == q->cap && !wait_room(q))) {
+            q->lost++;
+            g_mutex_unlock(&q->lock);
+            return false;
+        }
+        if (q->count < q->cap)
+            break;
     }
     uint32_t tail = (q->head + q->count) % q->cap;
     memcpy(&q->ring[tail], info, sizeof *info);
@@ -110,7 +139,10 @@ bool exp_queue_push(exp_queue_t *q, const oc_flow_info_t *info)
         q->flen[tail] = 0;
         if (info->fields != NULL && info->fields->used > 0) {
             uint32_t len = (uint32_t)offsetof(oc_fields_t, buf) + info->fields->used;
-            uint32_t off = arena_alloc(q, len);
+            uint32_t off;
+            /* Waiting may let records out but never in: tail stays the free slot. */
+            while ((off = arena_alloc(q, len)) == UINT32_MAX && wait_room(q))
+                ;
             if (off == UINT32_MAX) {
                 q->fields_dropped++;
             } else {
@@ -156,6 +188,9 @@ size_t exp_queue_pop(exp_queue_t *q, oc_flow_info_t *dst, oc_fields_t *dst_field
             q->head = (q->head + 1) % q->cap;
             q->count--;
         }
+        q->popped += n;
+        if (n > 0 && q->producer_waiting)
+            g_cond_signal(&q->room);
     }
     state->empty = q->count == 0;
     state->closing = q->closing;
@@ -170,10 +205,16 @@ void exp_queue_sleep(exp_queue_t *q, gint64 deadline_us, bool wake_on_closing,
                      exp_queue_state_t *state)
 {
     g_mutex_lock(&q->lock);
+    /* A producer waiting for room would wait for nothing; a deadline of 0 only reads the
+     * flags. */
+    q->stalled = deadline_us > 0;
+    if (q->stalled && q->producer_waiting)
+        g_cond_signal(&q->room);
     while (!q->abort && !q->request && !(wake_on_closing && q->closing)) {
         if (!g_cond_wait_until(&q->wake, &q->lock, deadline_us))
             break;
     }
+    q->stalled = false;
     state->empty = q->count == 0;
     state->closing = q->closing;
     state->abort = q->abort;
@@ -187,6 +228,7 @@ static void set_flag(exp_queue_t *q, bool *flag)
     g_mutex_lock(&q->lock);
     *flag = true;
     g_cond_broadcast(&q->wake);
+    g_cond_broadcast(&q->room);
     g_mutex_unlock(&q->lock);
 }
 

@@ -1,7 +1,10 @@
 /*
  * Bounded ring of finished flow records between the capture thread (producer) and one
- * output's thread (consumer). Pushing never waits for the consumer: a full ring counts the
- * record as lost and returns at once.
+ * output's thread (consumer). On a live interface pushing never waits for the consumer: a
+ * full ring counts the record as lost and returns at once, since the kernel would drop
+ * packets while we waited. Reading files nothing forces a loss, so a queue made with
+ * wait_for_room makes the producer wait for the consumer instead, as long as the consumer
+ * keeps taking records (see exp_queue_push).
  */
 #ifndef OC_EXP_QUEUE_H
 #define OC_EXP_QUEUE_H
@@ -17,6 +20,7 @@
 typedef struct exp_queue {
     GMutex lock;          /* guards everything below */
     GCond wake;           /* consumer: records, close, abort or a request arrived */
+    GCond room;           /* producer (wait_for_room): the consumer took records or stalled */
     oc_flow_info_t *ring; /* cap slots, allocated once */
     uint32_t cap, head, count;
     uint32_t wake_at;     /* count at which a sleeping consumer is woken */
@@ -24,6 +28,11 @@ typedef struct exp_queue {
     bool abort;           /* stop now; what is queued is lost */
     bool request;         /* out-of-band work for the consumer (reopen) */
     bool sleeping;        /* the consumer waits in exp_queue_pop() for records */
+    bool wait_for_room;   /* a full ring makes the producer wait (reading files) */
+    bool stalled;         /* the consumer cannot take records now (exp_queue_sleep) */
+    bool producer_waiting; /* the producer waits on room */
+    uint64_t popped;      /* records the consumer took: progress a waiting producer sees */
+    uint64_t waits;       /* times the producer waited for room */
     uint64_t pushed;      /* records offered, lost ones included */
     uint64_t lost;        /* refused because the ring was full */
     /* Fields (DPI) of queued records, only when the consumer wants them: a FIFO byte arena
@@ -40,14 +49,22 @@ typedef struct exp_queue {
  * deadline). */
 #define EXP_QUEUE_WAKE 32
 
-/* Allocates the ring for @cap (>= 1) records, and room for their fields if @with_fields. */
-void exp_queue_init(exp_queue_t *q, uint32_t cap, bool with_fields);
+/* How long a waiting producer gives a consumer that takes nothing (a stalled pipe or file
+ * system) before it counts the record as lost after all. */
+#define EXP_QUEUE_STALL_US (5 * G_USEC_PER_SEC)
+
+/* Allocates the ring for @cap (>= 1) records, and room for their fields if @with_fields.
+ * With @wait_for_room a full ring makes exp_queue_push() wait rather than lose records. */
+void exp_queue_init(exp_queue_t *q, uint32_t cap, bool with_fields, bool wait_for_room);
 
 /* Frees the ring; the consumer must have stopped. */
 void exp_queue_clear(exp_queue_t *q);
 
-/* Copies @info into the ring. Never waits for the consumer; returns false and counts a
- * loss when the ring is full or closing. Runs per record on the capture thread. */
+/* Copies @info into the ring. Returns false and counts a loss when the ring is closing, or
+ * full: at once, or for a wait_for_room queue only once the consumer is stalled (a tcp://
+ * collector is down) or has taken nothing for EXP_QUEUE_STALL_US. The same holds for room
+ * in the fields arena, except that a record then goes without its fields. Runs per record
+ * on the capture thread. */
 bool exp_queue_push(exp_queue_t *q, const oc_flow_info_t *info);
 
 /* What exp_queue_pop() saw. */

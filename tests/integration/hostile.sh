@@ -20,11 +20,8 @@
 # exec. Without /usr/bin/time, and under AddressSanitizer (shadow memory, quarantine: RSS
 # then says nothing about ocellus), the RSS checks are left out and the counts still checked.
 #
-# Records lost by an output are a known issue for now: reading a file, ocellus drops a record
-# when an output's queue is full instead of waiting for room, so a flood faster than the
-# writer loses records depending on the machine's load. Until that is fixed the test requires
-# only that every record is either written or counted lost (and says KNOWN ISSUE when some
-# were lost); set STRICT_DELIVERY below to True then.
+# Reading a file, a full output queue makes capture wait for the writer, so however loaded
+# the machine, every record of the flood must reach the IPFIX file: none may be lost.
 set -u
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 oc_init hostile
@@ -43,7 +40,6 @@ QUEUE = 65536           # default records queued per output (README)
 PER_FLOW = 400          # README: about 330 bytes per flow, 8 per hash slot at load <= 0.75
 PER_QUEUED = 400        # a queued record is one flow's information
 SLACK = 8 << 20
-STRICT_DELIVERY = False
 TIME = '/usr/bin/time'
 measure = os.access(TIME, os.X_OK) and not asan
 failures = []
@@ -165,8 +161,7 @@ for n in (1, 250000, 1000000):
         continue  # the base: the same process with the table nearly empty
     s = summary(err)
     name = 'syn-flood %d' % n
-    lossy = not STRICT_DELIVERY and (s.get('lost') or 0) > 0
-    check(status == 0 or (lossy and status == 1), '%s: exit status %d' % (name, status))
+    check(status == 0, '%s: exit status %d' % (name, status))
     check_causes(name, truth, s)
     flows = truth['flows']
     check(s.get('created') == flows, '%s: flows created %s = distinct sources %d'
@@ -179,18 +174,10 @@ for n in (1, 250000, 1000000):
     sent, lost = s.get('sent'), s.get('lost')
     total, evicted = ipfix_records(ipfix)
     os.unlink(ipfix)
-    if lost == 0 or STRICT_DELIVERY:
-        check(sent == flows and lost == 0, '%s: IPFIX file output sent %s, lost %s'
-              % (name, sent, lost))
-        check(total == flows and evicted == flows - MAX_FLOWS,
-              '%s: IPFIX file holds %d records, %d with flowEndReason 5' % (name, total, evicted))
-        continue
-    print('KNOWN ISSUE %s: the output lost %s records (queue full while reading a file)'
-          % (name, lost))
-    check(sent is not None and sent + lost == flows, '%s: records sent %s + lost %s = %d'
-          % (name, sent, lost, flows))
-    check(total == sent and evicted <= flows - MAX_FLOWS,
-          '%s: IPFIX file holds the %d records sent, %d with flowEndReason 5' % (name, total, evicted))
+    check(sent == flows and lost == 0, '%s: IPFIX file output sent %s, lost %s'
+          % (name, sent, lost))
+    check(total == flows and evicted == flows - MAX_FLOWS,
+          '%s: IPFIX file holds %d records, %d with flowEndReason 5' % (name, total, evicted))
 if not measure:
     print('skip RSS checks: %s' % ('AddressSanitizer build' if asan else TIME + ' missing'))
 else:

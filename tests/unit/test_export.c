@@ -57,7 +57,7 @@ static void test_queue_full_counts_lost(void **state)
 {
     (void)state;
     exp_queue_t q;
-    exp_queue_init(&q, 4, false);
+    exp_queue_init(&q, 4, false, false);
     oc_flow_info_t f;
     for (uint64_t i = 1; i <= 6; i++) {
         make_flow(&f, i);
@@ -87,6 +87,61 @@ static void test_queue_full_counts_lost(void **state)
     exp_queue_set_closing(&q);
     assert_false(exp_queue_push(&q, &f)); /* closing: refused and counted */
     assert_int_equal(q.lost, 3);
+    exp_queue_clear(&q);
+}
+
+/* Reading files: a full ring makes the producer wait for a slow consumer, loses nothing and
+ * keeps the order. */
+typedef struct slow_consumer {
+    exp_queue_t *q;
+    uint64_t want, got, out_of_order;
+} slow_consumer_t;
+
+static gpointer slow_consume(gpointer data)
+{
+    slow_consumer_t *c = data;
+    oc_flow_info_t out[3];
+    while (c->got < c->want) {
+        exp_queue_state_t st;
+        size_t n = exp_queue_pop(c->q, out, NULL, 3, g_get_monotonic_time() + 100000, &st);
+        for (size_t i = 0; i < n; i++)
+            if (out[i].id != ++c->got)
+                c->out_of_order++;
+        g_usleep(200); /* slower than the producer */
+    }
+    return NULL;
+}
+
+static void test_queue_waits_for_room(void **state)
+{
+    (void)state;
+    exp_queue_t q;
+    exp_queue_init(&q, 4, false, true);
+    slow_consumer_t c = { .q = &q, .want = 2000 };
+    GThread *t = g_thread_new("slow", slow_consume, &c);
+    oc_flow_info_t f;
+    for (uint64_t i = 1; i <= c.want; i++) {
+        make_flow(&f, i);
+        assert_true(exp_queue_push(&q, &f));
+    }
+    g_thread_join(t);
+    assert_int_equal(c.got, c.want);
+    assert_int_equal(c.out_of_order, 0);
+    assert_int_equal(q.lost, 0);
+    assert_true(q.waits > 0); /* the ring did fill */
+
+    /* A consumer that cannot take records (a tcp:// collector down) does not hold the
+     * producer: the record is counted as lost at once. */
+    for (uint64_t i = 1; i <= 4; i++) {
+        make_flow(&f, i);
+        assert_true(exp_queue_push(&q, &f));
+    }
+    q.stalled = true; /* as inside exp_queue_sleep() */
+    gint64 t0 = g_get_monotonic_time();
+    assert_false(exp_queue_push(&q, &f));
+    assert_true(g_get_monotonic_time() - t0 < EXP_QUEUE_STALL_US / 2);
+    assert_int_equal(q.lost, 1);
+    q.stalled = false;
     exp_queue_clear(&q);
 }
 
@@ -1173,6 +1228,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_full_counts_lost),
+        cmocka_unit_test(test_queue_waits_for_room),
         cmocka_unit_test(test_output_errors),
         cmocka_unit_test(test_udp_messages),
         cmocka_unit_test(test_udp_template_refresh),
