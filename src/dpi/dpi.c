@@ -241,7 +241,9 @@ static bool stream_add(dpi_inspect_t *s, unsigned dir, const dec_packet_t *p,
         stats->dpi_stream_gaps++;
         return false;
     }
-    uint32_t old = (uint32_t)-ahead; /* bytes of this segment already in the prefix */
+    /* Bytes of this segment already in the prefix; unsigned, since -ahead overflows when the
+     * segment starts 2^31 bytes back (found by fuzz_engine). */
+    uint32_t old = s->next_seq[dir] - seq;
     if (old >= len)
         return false;
     data += old;
