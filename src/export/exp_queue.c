@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "export/exp_queue.h"
+#include "util/ut_mem.h"
 
 /* Average field bytes per queued record the arena is sized for, and its ceiling. */
 #define ARENA_PER_RECORD 256u
@@ -24,7 +25,9 @@ void exp_queue_init(exp_queue_t *q, uint32_t cap, bool with_fields, bool wait_fo
     g_cond_init(&q->room);
     q->cap = cap;
     q->wait_for_room = wait_for_room;
-    q->ring = g_new(oc_flow_info_t, cap);
+    /* Records go round the whole ring: on huge pages that is a few faults, not one per
+     * 4 KiB of records (ut_mem.h). */
+    q->ring = ut_big_alloc((size_t)cap * sizeof *q->ring);
     /* A small ring must wake its consumer long before it fills. */
     q->wake_at = cap / 2 < EXP_QUEUE_WAKE ? (cap / 2 > 0 ? cap / 2 : 1) : EXP_QUEUE_WAKE;
     if (with_fields) {
@@ -40,7 +43,7 @@ void exp_queue_init(exp_queue_t *q, uint32_t cap, bool with_fields, bool wait_fo
 
 void exp_queue_clear(exp_queue_t *q)
 {
-    g_free(q->ring);
+    ut_big_free(q->ring, (size_t)q->cap * sizeof *q->ring);
     g_free(q->arena);
     g_free(q->foff);
     g_free(q->flen);
@@ -110,12 +113,12 @@ static bool wait_room(exp_queue_t *q)
     q->waits++;
     /* The consumer may sleep until its deadline with fewer than wake_at records missing. */
     g_cond_signal(&q->wake);
-    q->producer_waiting = true;
+    q->producers_waiting++;
     while (q->popped == seen && !q->closing && !q->abort && !q->stalled) {
         if (!g_cond_wait_until(&q->room, &q->lock, give_up))
             break;
     }
-    q->producer_waiting = false;
+    q->producers_waiting--;
     return q->popped != seen;
 }
 
@@ -175,22 +178,30 @@ size_t exp_queue_pop(exp_queue_t *q, oc_flow_info_t *dst, oc_fields_t *dst_field
     }
     size_t n = 0;
     if (!q->abort) {
-        while (n < max && q->count > 0) {
-            memcpy(&dst[n], &q->ring[q->head], sizeof *dst);
-            if (q->arena != NULL && q->flen[q->head] != 0) {
-                if (dst_fields != NULL) {
-                    memcpy(&dst_fields[n], q->arena + q->foff[q->head], q->flen[q->head]);
-                    dst[n].fields = &dst_fields[n];
-                }
-                arena_release(q, q->foff[q->head], q->flen[q->head]);
+        n = q->count < max ? q->count : max;
+        uint32_t head = q->head;
+        /* The records stay counted in the ring while they are copied, so the producer cannot
+         * reuse their slots (nor their arena bytes), and the copy runs without the lock: the
+         * producer, which takes it per record, never waits behind a batch's memcpy. */
+        g_mutex_unlock(&q->lock);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t slot = (head + (uint32_t)i) % q->cap;
+            memcpy(&dst[i], &q->ring[slot], sizeof *dst);
+            if (q->arena != NULL && q->flen[slot] != 0 && dst_fields != NULL) {
+                memcpy(&dst_fields[i], q->arena + q->foff[slot], q->flen[slot]);
+                dst[i].fields = &dst_fields[i];
             }
-            n++;
-            q->head = (q->head + 1) % q->cap;
-            q->count--;
         }
+        g_mutex_lock(&q->lock);
+        for (size_t i = 0; i < n; i++) {
+            if (q->arena != NULL && q->flen[q->head] != 0)
+                arena_release(q, q->foff[q->head], q->flen[q->head]);
+            q->head = (q->head + 1) % q->cap;
+        }
+        q->count -= (uint32_t)n;
         q->popped += n;
-        if (n > 0 && q->producer_waiting)
-            g_cond_signal(&q->room);
+        if (n > 0 && q->producers_waiting > 0)
+            g_cond_broadcast(&q->room);
     }
     state->empty = q->count == 0;
     state->closing = q->closing;
@@ -208,8 +219,8 @@ void exp_queue_sleep(exp_queue_t *q, gint64 deadline_us, bool wake_on_closing,
     /* A producer waiting for room would wait for nothing; a deadline of 0 only reads the
      * flags. */
     q->stalled = deadline_us > 0;
-    if (q->stalled && q->producer_waiting)
-        g_cond_signal(&q->room);
+    if (q->stalled && q->producers_waiting > 0)
+        g_cond_broadcast(&q->room);
     while (!q->abort && !q->request && !(wake_on_closing && q->closing)) {
         if (!g_cond_wait_until(&q->wake, &q->lock, deadline_us))
             break;

@@ -30,7 +30,7 @@ typedef struct exp_queue {
     bool sleeping;        /* the consumer waits in exp_queue_pop() for records */
     bool wait_for_room;   /* a full ring makes the producer wait (reading files) */
     bool stalled;         /* the consumer cannot take records now (exp_queue_sleep) */
-    bool producer_waiting; /* the producer waits on room */
+    uint32_t producers_waiting; /* producers waiting on room (one per capture worker) */
     uint64_t popped;      /* records the consumer took: progress a waiting producer sees */
     uint64_t waits;       /* times the producer waited for room */
     uint64_t pushed;      /* records offered, lost ones included */
@@ -47,7 +47,7 @@ typedef struct exp_queue {
 
 /* Records that accumulate before a sleeping consumer is woken (fewer wait for its
  * deadline). */
-#define EXP_QUEUE_WAKE 32
+#define EXP_QUEUE_WAKE 256
 
 /* How long a waiting producer gives a consumer that takes nothing (a stalled pipe or file
  * system) before it counts the record as lost after all. */
