@@ -117,8 +117,9 @@ static uint64_t clock_us(clockid_t id)
     return (uint64_t)ts.tv_sec * UINT64_C(1000000) + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* Flow-termination callback: every output gets a copy of the record. Submitting never
- * blocks; an output whose queue is full counts the record as lost and says so at exit. */
+/* Flow-termination callback: every output gets a copy of the record. On an interface
+ * submitting never blocks (a full queue counts the record as lost, reported at exit);
+ * reading files it waits for a slow output (exp_queue.h). */
 static int on_flow_end(const oc_flow_info_t *info, void *user)
 {
     run_t *run = user;
@@ -127,15 +128,13 @@ static int on_flow_end(const oc_flow_info_t *info, void *user)
     return 0;
 }
 
-static void on_packet(void *user, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
-                      uint32_t wirelen, int dlt)
+static void on_batch(void *user, const oc_packet_t *pkts, unsigned n)
 {
     run_t *run = user;
 
     if (run->engine_stopped)
         return;
-    if (oc_engine_process(run->engine, ts_us, data, caplen, wirelen, dlt, NULL)
-        == OC_STATUS_STOPPED) {
+    if (oc_engine_process_batch(run->engine, pkts, n, NULL) == OC_STATUS_STOPPED) {
         run->engine_stopped = true;
         cap_break(current_cap);
     }
@@ -372,7 +371,7 @@ static bool read_files(run_t *run, cap_t **caps, guint n_caps, bool progress)
         current_cap = caps[i];
         for (;;) {
             g_autoptr(GError) error = NULL;
-            cap_status_t st = cap_dispatch(caps[i], BATCH_PACKETS, 0, on_packet, run, &error);
+            cap_status_t st = cap_dispatch_batch(caps[i], BATCH_PACKETS, 0, on_batch, run, &error);
             if (st == CAP_STATUS_ERROR) {
                 current_cap = NULL;
                 if (progress)
@@ -408,7 +407,7 @@ static bool read_live(run_t *run, cap_t *cap)
     current_cap = cap;
     while (!stop_requested && !run->engine_stopped) {
         g_autoptr(GError) error = NULL;
-        cap_status_t st = cap_dispatch(cap, BATCH_PACKETS, LIVE_POLL_MS, on_packet, run,
+        cap_status_t st = cap_dispatch_batch(cap, BATCH_PACKETS, LIVE_POLL_MS, on_batch, run,
                                        &error);
         if (st == CAP_STATUS_ERROR) {
             /* Typically the interface went away. We cannot reopen it after dropping

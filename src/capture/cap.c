@@ -78,7 +78,10 @@ struct cap {
     uint32_t snapshot;          /* the file's snapshot length as libpcap adjusted it */
     volatile sig_atomic_t rd_break; /* cap_break() while our reader runs */
     /* valid during one cap_dispatch() */
-    cap_packet_fn fn;
+    cap_packet_fn fn;             /* NULL: bfn */
+    cap_batch_fn bfn;
+    oc_packet_t batch[CAP_BATCH]; /* our reader: records of the read buffer not yet handed */
+    unsigned batch_n;
     void *user;
     int delivered;
 };
@@ -95,7 +98,23 @@ static void cap_on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char
         return;
     uint64_t ts_us = (uint64_t)h->ts.tv_sec * UINT64_C(1000000) + (uint64_t)h->ts.tv_usec;
     cap->delivered++;
-    cap->fn(cap->user, ts_us, bytes, h->caplen, h->len, cap->dlt);
+    if (cap->fn != NULL) {
+        cap->fn(cap->user, ts_us, bytes, h->caplen, h->len, cap->dlt);
+        return;
+    }
+    /* libpcap reuses its buffer (and a live ring) once this returns: no batching here. */
+    const oc_packet_t p = { ts_us, bytes, h->caplen, h->len, cap->dlt };
+    cap->bfn(cap->user, &p, 1);
+}
+
+/* Hands the packets gathered from the read buffer over, before the buffer moves. */
+static void cap_batch_flush(cap_t *cap)
+{
+    if (cap->batch_n > 0) {
+        unsigned n = cap->batch_n;
+        cap->batch_n = 0;
+        cap->bfn(cap->user, cap->batch, n);
+    }
 }
 
 static cap_t *cap_alloc(const char *name, bool live)
@@ -188,6 +207,7 @@ static bool cap_reader_fill(cap_t *cap, size_t want)
     size_t have = cap->rd_len - cap->rd_pos;
     if (have >= want)
         return true;
+    cap_batch_flush(cap); /* their bytes are about to move */
     memmove(cap->rd, cap->rd + cap->rd_pos, have);
     cap->rd_file_off += cap->rd_pos;
     cap->rd_pos = 0;
@@ -288,12 +308,20 @@ static cap_status_t cap_reader_dispatch(cap_t *cap, int max_packets, GError **er
             continue;
         uint64_t ts_us = (uint64_t)sec * UINT64_C(1000000) + (uint64_t)ph.ts.tv_usec;
         cap->delivered++;
-        cap->fn(cap->user, ts_us, data, ph.caplen, ph.len, cap->dlt);
+        if (cap->fn != NULL) {
+            cap->fn(cap->user, ts_us, data, ph.caplen, ph.len, cap->dlt);
+        } else {
+            cap->batch[cap->batch_n++] = (oc_packet_t){ ts_us, data, ph.caplen, ph.len, cap->dlt };
+            if (cap->batch_n == CAP_BATCH)
+                cap_batch_flush(cap);
+        }
     }
+    cap_batch_flush(cap);
     cap->done = cap->offset;
     return st;
 
 read_error:
+    cap_batch_flush(cap);
     g_set_error(error, CAP_ERROR, CAP_ERROR_READ, "%s: read error at byte offset %" PRIu64
                 ": %s", cap->name, cap->offset, g_strerror(errno));
     cap->done = cap->offset;
@@ -486,12 +514,30 @@ static void cap_file_error(cap_t *cap, GError **error)
                     unit, msg);
 }
 
+static cap_status_t cap_run(cap_t *cap, int max_packets, int timeout_ms, GError **error);
+
 cap_status_t cap_dispatch(cap_t *cap, int max_packets, int timeout_ms, cap_packet_fn fn,
                           void *user, GError **error)
 {
     cap->fn = fn;
+    cap->bfn = NULL;
     cap->user = user;
+    return cap_run(cap, max_packets, timeout_ms, error);
+}
+
+cap_status_t cap_dispatch_batch(cap_t *cap, int max_packets, int timeout_ms, cap_batch_fn fn,
+                                void *user, GError **error)
+{
+    cap->fn = NULL;
+    cap->bfn = fn;
+    cap->user = user;
+    return cap_run(cap, max_packets, timeout_ms, error);
+}
+
+static cap_status_t cap_run(cap_t *cap, int max_packets, int timeout_ms, GError **error)
+{
     cap->delivered = 0;
+    cap->batch_n = 0;
 
     if (cap->rd != NULL)
         return cap_reader_dispatch(cap, max_packets, error);

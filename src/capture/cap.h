@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <glib.h>
 
+#include <ocellus/ocellus.h>
+
 #define CAP_ERROR (cap_error_quark())
 GQuark cap_error_quark(void);
 
@@ -50,6 +52,18 @@ cap_t *cap_open_live(const char *iface, const char *bpf, int snaplen, bool promi
  */
 cap_status_t cap_dispatch(cap_t *cap, int max_packets, int timeout_ms, cap_packet_fn fn,
                           void *user, GError **error);
+
+/* Packets handed over at once by cap_dispatch_batch(), at most. */
+#define CAP_BATCH 64
+
+/* @n packets (1..CAP_BATCH); their bytes stay valid only during the call. */
+typedef void (*cap_batch_fn)(void *user, const oc_packet_t *pkts, unsigned n);
+
+/* cap_dispatch() delivering groups of packets: files in classic pcap format are handed over
+ * CAP_BATCH packets at a time straight from the read buffer (oc_engine_process_batch
+ * needs groups to prefetch); other sources one packet per call. */
+cap_status_t cap_dispatch_batch(cap_t *cap, int max_packets, int timeout_ms, cap_batch_fn fn,
+                                void *user, GError **error);
 
 /* Stops a running cap_dispatch() from a signal handler (pcap_breakloop). */
 void cap_break(cap_t *cap);

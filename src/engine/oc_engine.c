@@ -30,10 +30,26 @@ _Static_assert((int)DEC_TUNNEL_GRE == (int)OC_TUNNEL_GRE &&
                    (int)DEC_TUNNEL_TEREDO == (int)OC_TUNNEL_TEREDO,
                "decoder tunnel types are the public ones");
 
+/* Packets decoded and hashed ahead by oc_engine_process_batch(): enough for the prefetches
+ * of one group to overlap, few enough that their lines are still cached when used. */
+#define ENGINE_GROUP 16
+
+/* One packet of a group, decoded ahead. */
+typedef struct ahead {
+    dec_packet_t pkt;
+    flow_key_t key;
+    uint32_t hash;
+    uint32_t seen;    /* the flow its slot pointed at during prefetch (a hint) */
+    uint8_t st;       /* dec_status_t */
+    uint8_t side;
+    bool keyed;       /* key and hash are valid: an unfragmented packet */
+} ahead_t;
+
 struct oc_engine {
     flow_engine_t flow;
     frag_table_t frag;    /* later fragments take their datagram's flow */
     unsigned dec_opts;    /* DEC_OPT_* from the configuration */
+    ahead_t group[ENGINE_GROUP];
 };
 
 static const char *const skip_names[OC_SKIP_N] = {
@@ -163,22 +179,17 @@ static oc_status_t skip_packet(oc_engine_t *engine, uint64_t ts_us, dec_status_t
     return e->stopped ? OC_STATUS_STOPPED : OC_STATUS_SKIPPED;
 }
 
-oc_status_t oc_engine_process(oc_engine_t *engine, uint64_t ts_us, const uint8_t *data,
-                              uint32_t caplen, uint32_t wirelen, int link,
-                              oc_packet_info_t *info)
+/* Everything after decoding a packet that was counted as read. A packet that is not a
+ * fragment comes with its key and hash when @key is not NULL. */
+static oc_status_t process_decoded(oc_engine_t *engine, uint64_t ts_us, dec_status_t st,
+                                   dec_packet_t *pkt, const flow_key_t *key, unsigned side,
+                                   uint32_t hash, oc_packet_info_t *info)
 {
     flow_engine_t *e = &engine->flow;
-    (void)wirelen; /* octets come from the IP length; the wire length adds the link header */
-    if (e->stopped)
-        return OC_STATUS_STOPPED;
-    e->stats.packets++;
-
-    dec_packet_t pkt;
-    dec_status_t st = dec_packet_opts(link, data, caplen, engine->dec_opts, &pkt);
     /* The fragment table runs on the engine clock, which this packet may move forward. */
     uint64_t now = ts_us > e->clock ? ts_us : e->clock;
     if (st == DEC_FRAGMENT) {
-        frag_verdict_t v = frag_later(&engine->frag, now, ts_us, &pkt);
+        frag_verdict_t v = frag_later(&engine->frag, now, ts_us, pkt);
         count_orphans(engine);
         if (v == FRAG_DROPPED)
             return skip_packet(engine, ts_us, DEC_FRAGMENT, info);
@@ -194,22 +205,24 @@ oc_status_t oc_engine_process(oc_engine_t *engine, uint64_t ts_us, const uint8_t
             }
             return e->stopped ? OC_STATUS_STOPPED : OC_STATUS_SKIPPED;
         }
-        return flow_engine_packet(e, ts_us, &pkt, info);
+        return flow_engine_packet(e, ts_us, pkt, info);
     }
     if (st != DEC_OK) {
         frag_expire(&engine->frag, now);
         count_orphans(engine);
         return skip_packet(engine, ts_us, st, info);
     }
-    if (pkt.frag != DEC_FRAG_FIRST) {
+    if (pkt->frag != DEC_FRAG_FIRST) {
         frag_expire(&engine->frag, now);
         count_orphans(engine);
-        return flow_engine_packet(e, ts_us, &pkt, info);
+        if (key != NULL)
+            return flow_engine_packet_keyed(e, ts_us, pkt, key, side, hash, info);
+        return flow_engine_packet(e, ts_us, pkt, info);
     }
 
-    frag_first(&engine->frag, now, &pkt);
+    frag_first(&engine->frag, now, pkt);
     count_orphans(engine);
-    oc_status_t rc = flow_engine_packet(e, ts_us, &pkt, info);
+    oc_status_t rc = flow_engine_packet(e, ts_us, pkt, info);
     uint32_t flow = e->last_flow;
     uint64_t held_ts;
     dec_packet_t held;
@@ -219,6 +232,67 @@ oc_status_t oc_engine_process(oc_engine_t *engine, uint64_t ts_us, const uint8_t
     }
     e->last_flow = flow; /* the view stays this packet's flow */
     return rc;
+}
+
+oc_status_t oc_engine_process(oc_engine_t *engine, uint64_t ts_us, const uint8_t *data,
+                              uint32_t caplen, uint32_t wirelen, int link,
+                              oc_packet_info_t *info)
+{
+    flow_engine_t *e = &engine->flow;
+    (void)wirelen; /* octets come from the IP length; the wire length adds the link header */
+    if (e->stopped)
+        return OC_STATUS_STOPPED;
+    e->stats.packets++;
+
+    dec_packet_t pkt;
+    dec_status_t st = dec_packet_opts(link, data, caplen, engine->dec_opts, &pkt);
+    return process_decoded(engine, ts_us, st, &pkt, NULL, 0, 0, info);
+}
+
+/*
+ * Three passes over each group of packets, then the packets in order. Decoding and hashing
+ * touch only the packets; the first prefetch pass issues the slot loads of the whole group,
+ * the second reads the slots and issues the flow loads, the third the activity-list
+ * neighbours of those flows. By the time a packet is processed its lines are (mostly)
+ * cached, and the group paid roughly one memory latency per pass instead of several per
+ * packet. Flows created or ended by earlier packets of the group make some hints stale;
+ * the in-order pass looks every packet up again, so results do not depend on them.
+ */
+oc_status_t oc_engine_process_batch(oc_engine_t *engine, const oc_packet_t *pkts, size_t n,
+                                    size_t *done)
+{
+    flow_engine_t *e = &engine->flow;
+    size_t k = 0;
+    while (k < n && !e->stopped) {
+        size_t g = n - k < ENGINE_GROUP ? n - k : ENGINE_GROUP;
+        ahead_t *group = engine->group;
+        for (size_t i = 0; i < g; i++) {
+            const oc_packet_t *p = &pkts[k + i];
+            ahead_t *a = &group[i];
+            a->st = (uint8_t)dec_packet_opts(p->link, p->data, p->caplen, engine->dec_opts,
+                                             &a->pkt);
+            a->keyed = a->st == DEC_OK && a->pkt.frag == DEC_FRAG_NONE;
+            if (a->keyed) {
+                a->side = (uint8_t)flow_key_from_packet(&a->pkt, &a->key);
+                a->hash = flow_key_hash(e, &a->key);
+                flow_prefetch_slot(e, a->hash);
+            }
+        }
+        for (size_t i = 0; i < g; i++)
+            group[i].seen = group[i].keyed ? flow_prefetch_flow(e, group[i].hash) : FLOW_NONE;
+        for (size_t i = 0; i < g; i++)
+            if (group[i].seen != FLOW_NONE)
+                flow_prefetch_links(e, group[i].seen);
+        for (size_t i = 0; i < g && !e->stopped; i++, k++) {
+            ahead_t *a = &group[i];
+            e->stats.packets++;
+            process_decoded(engine, pkts[k].ts_us, (dec_status_t)a->st, &a->pkt,
+                            a->keyed ? &a->key : NULL, a->side, a->hash, NULL);
+        }
+    }
+    if (done != NULL)
+        *done = k;
+    return e->stopped ? OC_STATUS_STOPPED : OC_STATUS_OK;
 }
 
 const oc_flow_info_t *oc_engine_packet_flow(oc_engine_t *engine)

@@ -75,17 +75,20 @@ _Static_assert(sizeof(flow_t) == 128, "hot flow state must stay within its 128-b
 /* Cold part: touched by TCP segments that carry data or SYN/FIN/RST, payload-carrying
  * packets, and at expiry. */
 typedef struct flow_cold {
+    /* First the fields that TCP data segments update, so that they share the flow's first
+     * cold line (the batch path prefetches only that much). */
+    uint32_t seq_end[2];           /* highest sequence number + length seen (retransmissions) */
+    uint32_t retrans[2], zero_window[2];
+    uint32_t tl_prev, tl_next;     /* timer list (active FIFO or linger) */
+    uint64_t l7_packets[2], l7_octets[2];
     pkt_time_t first[2];
     pkt_time_t record_start;       /* engine clock when the record began: active timeout */
     pkt_time_t closed_at;          /* engine clock when TCP closed: linger */
     pkt_time_t syn_ts, synack_ts;  /* handshake times for the RTT (0 = not seen) */
     uint64_t id;
-    uint64_t l7_packets[2], l7_octets[2];
     int64_t rtt[2];                /* -1 until measured */
-    uint32_t tl_prev, tl_next;     /* timer list (active FIFO or linger) */
-    uint32_t syn[2], fin[2], rst[2], retrans[2], zero_window[2];
+    uint32_t syn[2], fin[2], rst[2];
     uint32_t fin_seq[2];           /* sequence number that acknowledges each side's FIN */
-    uint32_t seq_end[2];           /* highest sequence number + length seen (retransmissions) */
     int32_t icmp_type_code[2];
     int8_t wscale[2];
     oc_tunnel_t tunnel;            /* tunnel of the first packet (type 0: none) */
@@ -117,6 +120,8 @@ typedef struct flow_table {
     uint32_t max_flows;
     flow_t *flows;
     flow_cold_t *cold;
+    void *map;           /* one mapping holds slots, flows and cold (flow_table.c) */
+    size_t map_len;
     uint32_t free_head;  /* returned flows, linked through lru_next */
     uint32_t never_used; /* flows [never_used, max_flows) were never handed out */
     uint32_t used;
@@ -165,6 +170,60 @@ oc_status_t flow_engine_packet(flow_engine_t *e, pkt_time_t ts, const dec_packet
  * even after the callback asked to stop, since its packet was already counted as read. */
 oc_status_t flow_engine_packet_held(flow_engine_t *e, pkt_time_t ts, const dec_packet_t *p,
                                     oc_packet_info_t *info);
+/* flow_engine_packet_held() for a packet whose key, key side and hash the caller already
+ * computed (flow_key_from_packet, flow_key_hash): the batch path does that ahead. */
+oc_status_t flow_engine_packet_keyed(flow_engine_t *e, pkt_time_t ts, const dec_packet_t *p,
+                                     const flow_key_t *key, unsigned side, uint32_t hash,
+                                     oc_packet_info_t *info);
+/* The table hash of @key. */
+uint32_t flow_key_hash(const flow_engine_t *e, const flow_key_t *key);
+
+/*
+ * Prefetch stages of the batch path (oc_engine_process_batch). A flow lookup at a few
+ * hundred thousand active flows is a chain of cache misses (slot, flow, activity-list
+ * neighbours); issuing the loads of many packets before using any lets them overlap. The
+ * results are only hints: packets are processed afterwards, in order, with full lookups.
+ */
+static inline void flow_prefetch_slot(const flow_engine_t *e, uint32_t hash)
+{
+    __builtin_prefetch(&e->table.slots[hash & e->table.mask]);
+}
+
+/* Reads the slot chain (now cached) and prefetches the flow's hot and cold lines; returns
+ * the flow index seen there, or FLOW_NONE. */
+static inline uint32_t flow_prefetch_flow(const flow_engine_t *e, uint32_t hash)
+{
+    const flow_table_t *t = &e->table;
+    uint32_t i = hash & t->mask;
+    for (unsigned probe = 0; probe < 4; probe++, i = (i + 1) & t->mask) {
+        const flow_slot_t *s = &t->slots[i];
+        if (s->idx1 == 0)
+            return FLOW_NONE;
+        if (s->hash == hash) {
+            uint32_t idx = s->idx1 - 1;
+            const char *hot = (const char *)&t->flows[idx];
+            const char *cold = (const char *)&t->cold[idx];
+            __builtin_prefetch(hot, 1);
+            __builtin_prefetch(hot + 64, 1);
+            /* flow_cold_t's first 64 bytes: one line, or two (224-byte records). */
+            __builtin_prefetch(cold, 1);
+            __builtin_prefetch(cold + 63, 1);
+            return idx;
+        }
+    }
+    return FLOW_NONE;
+}
+
+/* Prefetches the activity-list neighbours that moving flow @idx to the head will write. */
+static inline void flow_prefetch_links(const flow_engine_t *e, uint32_t idx)
+{
+    const flow_t *f = &e->table.flows[idx];
+    if (f->lru_prev != FLOW_NONE && f->lru_prev < e->table.max_flows)
+        __builtin_prefetch(&e->table.flows[f->lru_prev], 1);
+    if (f->lru_next != FLOW_NONE && f->lru_next < e->table.max_flows)
+        __builtin_prefetch(&e->table.flows[f->lru_next], 1);
+}
+
 /* Moves the clock to @now if it is newer and ends what is due. */
 oc_status_t flow_engine_advance(flow_engine_t *e, pkt_time_t now);
 /* Ends every flow with OC_END_FORCED. */

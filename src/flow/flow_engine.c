@@ -415,8 +415,22 @@ oc_status_t flow_engine_packet(flow_engine_t *e, pkt_time_t ts, const dec_packet
     return flow_engine_packet_held(e, ts, p, info);
 }
 
+uint32_t flow_key_hash(const flow_engine_t *e, const flow_key_t *key)
+{
+    return (uint32_t)ut_hash_words(key, sizeof *key, e->seed);
+}
+
 oc_status_t flow_engine_packet_held(flow_engine_t *e, pkt_time_t ts, const dec_packet_t *p,
                                     oc_packet_info_t *info)
+{
+    flow_key_t key;
+    unsigned pkt_side = flow_key_from_packet(p, &key);
+    return flow_engine_packet_keyed(e, ts, p, &key, pkt_side, flow_key_hash(e, &key), info);
+}
+
+oc_status_t flow_engine_packet_keyed(flow_engine_t *e, pkt_time_t ts, const dec_packet_t *p,
+                                     const flow_key_t *key, unsigned pkt_side, uint32_t hash,
+                                     oc_packet_info_t *info)
 {
     if (ts > e->clock) {
         e->clock = ts;
@@ -425,10 +439,7 @@ oc_status_t flow_engine_packet_held(flow_engine_t *e, pkt_time_t ts, const dec_p
         e->stats.packets_out_of_order++;
     }
 
-    flow_key_t key;
-    unsigned pkt_side = flow_key_from_packet(p, &key);
-    uint32_t hash = (uint32_t)ut_hash_words(&key, sizeof key, e->seed);
-    uint32_t idx = flow_table_lookup(&e->table, &key, hash);
+    uint32_t idx = flow_table_lookup(&e->table, key, hash);
     bool created = false;
 
     if (idx != FLOW_NONE && (e->table.flows[idx].state & FLOW_ST_CLOSED) && p->proto == 6 &&
@@ -438,7 +449,7 @@ oc_status_t flow_engine_packet_held(flow_engine_t *e, pkt_time_t ts, const dec_p
         idx = FLOW_NONE;
     }
     if (idx == FLOW_NONE) {
-        idx = flow_new(e, &key, hash, pkt_side, p);
+        idx = flow_new(e, key, hash, pkt_side, p);
         created = true;
     }
 

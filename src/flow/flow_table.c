@@ -10,18 +10,10 @@
  */
 #include "config.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "flow/flow.h"
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (p == NULL)
-        abort(); /* start-up allocation: out of memory is fatal, as g_new0 would be */
-    return p;
-}
+#include "util/ut_mem.h"
 
 void flow_table_init(flow_table_t *t, uint32_t max_flows)
 {
@@ -32,21 +24,25 @@ void flow_table_init(flow_table_t *t, uint32_t max_flows)
         n <<= 1;
     t->mask = (uint32_t)(n - 1);
     t->max_flows = max_flows;
-    /* calloc'd memory stays untouched (and unmapped) until used: empty slots are zero and
-     * never-used flows are handed out by a counter, so start-up costs no time even for
-     * millions of flows and memory grows with the flows actually seen. */
-    t->slots = xcalloc(n, sizeof *t->slots);
-    t->flows = xcalloc(max_flows, sizeof *t->flows);
-    t->cold = xcalloc(max_flows, sizeof *t->cold);
+    /* The memory stays unmapped until used (ut_mem.h): empty slots are zero and never-used
+     * flows are handed out by a counter, so start-up costs no time even for millions of
+     * flows and memory grows with the flows actually seen. */
+    size_t slots_len = ut_align_up((size_t)n * sizeof *t->slots, UT_HUGE_PAGE);
+    size_t flows_len = ut_align_up((size_t)max_flows * sizeof *t->flows, UT_HUGE_PAGE);
+    size_t cold_len = ut_align_up((size_t)max_flows * sizeof *t->cold, UT_HUGE_PAGE);
+    uint8_t *base = ut_big_alloc(slots_len + flows_len + cold_len);
+    t->map = base;
+    t->map_len = slots_len + flows_len + cold_len;
+    t->slots = (flow_slot_t *)(void *)base;
+    t->flows = (flow_t *)(void *)(base + slots_len);
+    t->cold = (flow_cold_t *)(void *)(base + slots_len + flows_len);
     t->free_head = FLOW_NONE;
     t->never_used = 0;
 }
 
 void flow_table_clear(flow_table_t *t)
 {
-    free(t->slots);
-    free(t->flows);
-    free(t->cold);
+    ut_big_free(t->map, t->map_len);
     memset(t, 0, sizeof *t);
 }
 

@@ -388,6 +388,28 @@ oc_status_t oc_engine_process(oc_engine_t *engine, uint64_t ts_us, const uint8_t
                               uint32_t caplen, uint32_t wirelen, int link,
                               oc_packet_info_t *info);
 
+/** One packet for oc_engine_process_batch(): the arguments of oc_engine_process(). */
+typedef struct oc_packet {
+    uint64_t ts_us;
+    const uint8_t *data;
+    uint32_t caplen;
+    uint32_t wirelen;
+    int link;
+} oc_packet_t;
+
+/**
+ * Processes @n packets in order with the same outcome as @n oc_engine_process() calls
+ * (flows, records, counters, callback order), faster: it decodes and hashes a group of
+ * packets first and prefetches their flow state, so that the memory latency of many
+ * lookups overlaps. Every @data must stay valid until the call returns. Returns
+ * OC_STATUS_STOPPED if the callback asked to stop; *@done (if not NULL) is then the number
+ * of packets processed before it, as the per-packet calls would have processed them;
+ * otherwise OC_STATUS_OK and *@done = @n. oc_engine_packet_flow() afterwards refers to the
+ * last packet.
+ */
+oc_status_t oc_engine_process_batch(oc_engine_t *engine, const oc_packet_t *pkts, size_t n,
+                                    size_t *done);
+
 /**
  * The flow of the last attributed packet, with statistics up to and including it. Valid until
  * the next call into the engine. NULL if the last packet was skipped.
