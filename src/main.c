@@ -1,6 +1,6 @@
 /*
  * The ocellus command: reads packets from capture files or a live interface, feeds them to
- * one flow engine and hands every finished flow record to its outputs (JSON lines, IPFIX
+ * one flow engine (or several worker threads, src/workers) and hands every finished flow record to its outputs (JSON lines, IPFIX
  * files, UDP or TCP collectors). This file is wiring only (options, the read loop, signals,
  * logging, periodic statistics, the end-of-run summary); the logic lives in the capture,
  * config and export modules and the engine, which have their own tests. The command's error,
@@ -31,6 +31,7 @@
 
 #include <ocellus/ocellus.h>
 #include "capture/cap.h"
+#include "workers/wk.h"
 #include "config/cfg.h"
 #include "export/exp.h"
 
@@ -54,7 +55,7 @@ static cap_t *volatile current_cap;
 static bool log_to_syslog;
 
 typedef struct run {
-    oc_engine_t *engine;
+    wk_t *wk;                 /* the engine, or several on worker threads */
     exp_output_t *outs[CFG_MAX_OUTPUTS];
     unsigned n_outs;
     bool engine_stopped;      /* the callback asked the engine to stop */
@@ -134,7 +135,7 @@ static void on_batch(void *user, const oc_packet_t *pkts, unsigned n)
 
     if (run->engine_stopped)
         return;
-    if (oc_engine_process_batch(run->engine, pkts, n, NULL) == OC_STATUS_STOPPED) {
+    if (!wk_process(run->wk, pkts, n)) {
         run->engine_stopped = true;
         cap_break(current_cap);
     }
@@ -178,12 +179,12 @@ static void pending_opt_clear(gpointer p)
 }
 
 /* The self-overwriting progress line (stderr is a terminal). */
-static void print_progress(const cap_t *cap, oc_engine_t *engine)
+static void print_progress(const cap_t *cap, wk_t *wk)
 {
     oc_engine_stats_t st;
     uint64_t done, total;
 
-    oc_engine_get_stats(engine, &st);
+    wk_get_stats(wk, &st);
     cap_progress(cap, &done, &total);
     if (total > 0)
         fprintf(stderr, "\rocellus: %s %5.1f%%, %" PRIu64 " packets, %" PRIu64
@@ -227,10 +228,10 @@ static void append_records(GString *s, const oc_engine_stats_t *st)
                            st->records_ended[OC_END_FORCED], st->records_ended[OC_END_RESOURCES]);
 }
 
-static void print_summary(oc_engine_t *engine, uint64_t elapsed_us)
+static void print_summary(wk_t *wk, uint64_t elapsed_us)
 {
     oc_engine_stats_t st;
-    oc_engine_get_stats(engine, &st);
+    wk_get_stats(wk, &st);
 
     log_line(LOG_INFO, "packets read: %" PRIu64, st.packets);
     log_line(LOG_INFO, "packets attributed: %" PRIu64, st.packets_attributed);
@@ -259,7 +260,7 @@ static void print_summary(oc_engine_t *engine, uint64_t elapsed_us)
 static void log_stats(run_t *run, cap_t *cap)
 {
     oc_engine_stats_t st;
-    oc_engine_get_stats(run->engine, &st);
+    wk_get_stats(run->wk, &st);
     g_autoptr(GString) s = g_string_new(NULL);
     g_string_printf(s, "stats: packets %" PRIu64, st.packets);
     uint64_t received, dropped;
@@ -290,7 +291,7 @@ static void log_stats(run_t *run, cap_t *cap)
 static void submit_stats(run_t *run, cap_t *cap)
 {
     oc_engine_stats_t st;
-    oc_engine_get_stats(run->engine, &st);
+    wk_get_stats(run->wk, &st);
     exp_stats_t es = {
         .system_init_ms = run->start_real_ms,
         .observed_ms = clock_us(CLOCK_REALTIME) / 1000u,
@@ -385,7 +386,7 @@ static bool read_files(run_t *run, cap_t **caps, guint n_caps, bool progress)
             if (progress) {
                 uint64_t now = clock_us(CLOCK_MONOTONIC);
                 if (wrote || now - last_progress >= PROGRESS_INTERVAL_US) {
-                    print_progress(caps[i], run->engine);
+                    print_progress(caps[i], run->wk);
                     last_progress = now;
                 }
             }
@@ -418,8 +419,7 @@ static bool read_live(run_t *run, cap_t *cap)
             break;
         }
         /* Live packet times are wall-clock times, so the same clock expires quiet flows. */
-        if (oc_engine_advance(run->engine, clock_us(CLOCK_REALTIME)) == OC_STATUS_STOPPED)
-            run->engine_stopped = true;
+        wk_advance(run->wk, clock_us(CLOCK_REALTIME));
         service_requests(run, cap, false);
     }
     current_cap = NULL;
@@ -695,7 +695,7 @@ int main(int argc, char **argv)
         log_to_syslog = true;
         log_open();
     }
-    run_t run = { .engine = NULL, .stats_interval_s = cfg.stats_interval_s };
+    run_t run = { .wk = NULL, .stats_interval_s = cfg.stats_interval_s };
 
     /* Every input is opened before any packet is read, so a bad file name or filter fails
      * at once instead of after minutes of work on the files before it. */
@@ -717,29 +717,28 @@ int main(int argc, char **argv)
         log_line(LOG_ERR, "%s", error->message);
     /* Outputs start after the inputs: a bad input or filter then fails before any thread or
      * socket. The engine comes last because it extracts fields only if an output uses them. */
-    bool outputs_ok = error == NULL && open_outputs(&cfg, &run, iface);
+    bool output_cfg_error = false;
+    bool outputs_ok = error == NULL && open_outputs(&cfg, &run, iface, &output_cfg_error);
     if (outputs_ok) {
         cfg.flow.dpi_fields = false;
         for (unsigned i = 0; i < run.n_outs; i++)
             cfg.flow.dpi_fields = cfg.flow.dpi_fields || exp_output_wants_fields(run.outs[i]);
-        run.engine = oc_engine_new(&cfg.flow, err, sizeof err);
-        if (run.engine == NULL)
+        run.wk = wk_new(&cfg.flow, cfg.workers, on_flow_end, &run, err, sizeof err);
+        if (run.wk == NULL)
             log_line(LOG_ERR, "%s", err[0] != '\0' ? err : "cannot create the engine");
     }
-    if (run.engine == NULL) {
-        oc_engine_free(run.engine);
+    if (run.wk == NULL) {
         for (guint i = 0; i < n_caps; i++)
             cap_free(caps[i]);
         g_free(caps);
         close_outputs(&run, 1, false); /* nothing was queued yet */
-        status = EXIT_RUNTIME;
+        status = output_cfg_error ? EXIT_USAGE : EXIT_RUNTIME;
         goto done_cfg;
     }
-    oc_engine_set_termination_cb(run.engine, on_flow_end, &run);
     bool pid_written = false;
     if ((cfg.pid_file != NULL && !(pid_written = write_pid_file(cfg.pid_file))) ||
         (cfg.user != NULL && !drop_privileges(cfg.user))) {
-        oc_engine_free(run.engine);
+        wk_free(run.wk);
         for (guint i = 0; i < n_caps; i++)
             cap_free(caps[i]);
         g_free(caps);
@@ -759,18 +758,18 @@ int main(int argc, char **argv)
     if (!ok)
         status = EXIT_RUNTIME;
     /* End of input, shutdown and errors alike: every flow still open is reported. */
-    oc_engine_flush(run.engine);
+    wk_flush(run.wk);
     /* The last statistics record goes after the last flow record. */
     submit_stats(&run, n_files > 0 ? NULL : caps[0]);
     uint64_t elapsed_us = clock_us(CLOCK_MONOTONIC) - start_us;
 
-    print_summary(run.engine, elapsed_us);
+    print_summary(run.wk, elapsed_us);
     /* Each output gets the configured time to deliver; what it could not is lost, logged,
      * and makes the exit status say so. */
     if (!close_outputs(&run, cfg.shutdown_timeout_s, true))
         status = EXIT_RUNTIME;
 
-    oc_engine_free(run.engine);
+    wk_free(run.wk);
     for (guint i = 0; i < n_caps; i++)
         cap_free(caps[i]);
     g_free(caps);

@@ -55,6 +55,8 @@ static const key_def_t keys[] = {
      "put the interface in promiscuous mode (true)"},
     {SEC_CAPTURE, "buffer_size", "buffer-size", T_UINT32, 1, 2047, false, CFG_OFF(buffer_size_mib),
      "MIB", "kernel capture buffer in MiB (32)"},
+    {SEC_CAPTURE, "workers", "workers", T_UINT32, 1, 64, false, CFG_OFF(workers), "N",
+     "flow engines on N threads, each flow on one (1: capture thread only)"},
     {SEC_FLOW, "idle_timeout", "idle-timeout", T_UINT32, 1, 86400, false,
      CFG_OFF(flow.idle_timeout_s), "S", "end a flow after S seconds without packets (30)"},
     {SEC_FLOW, "active_timeout", "active-timeout", T_UINT32, 1, 604800, false,
@@ -120,6 +122,7 @@ void cfg_init(cfg_t *cfg)
     cfg->snaplen = 65535;
     cfg->promiscuous = true;
     cfg->buffer_size_mib = 32;
+    cfg->workers = 1;
     oc_config_init(&cfg->flow);
     cfg->observation_domain = 1;
     cfg->template_refresh_s = 60;

@@ -38,6 +38,7 @@ typedef struct cfg {
     uint32_t snaplen;           /* bytes captured per packet (65535) */
     bool promiscuous;           /* (true) */
     uint32_t buffer_size_mib;   /* kernel capture buffer, MiB (32) */
+    uint32_t workers;           /* flow engines on their own threads (1: none) */
     /* [flow] -> the engine */
     oc_config_t flow;
     /* [export] */
