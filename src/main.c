@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -503,8 +504,9 @@ static GOptionEntry *build_entries(char ***files, char ***outputs, char **config
     return e;
 }
 
-/* Starts every output of @cfg, or JSON lines on standard output when there is none. */
-static bool open_outputs(cfg_t *cfg, run_t *run, const char *iface)
+/* Starts every output of @cfg, or JSON lines on standard output when there is none.
+ * *@config_error tells a bad URI, setting or template (exit 2) from a failure to open. */
+static bool open_outputs(cfg_t *cfg, run_t *run, const char *iface, bool *config_error)
 {
     exp_output_cfg_t def;
     exp_output_cfg_t *list = cfg->outputs;
@@ -526,6 +528,8 @@ static bool open_outputs(cfg_t *cfg, run_t *run, const char *iface)
         run->outs[i] = exp_output_new(&list[i], &error);
         if (run->outs[i] == NULL) {
             log_line(LOG_ERR, "%s", error->message);
+            *config_error = error->domain == EXP_ERROR &&
+                            (error->code == EXP_ERROR_URI || error->code == EXP_ERROR_TEMPLATE);
             return false;
         }
         run->n_outs = i + 1;
@@ -609,6 +613,9 @@ int main(int argc, char **argv)
 
     /* Character set only: numbers in the summary keep the C locale's decimal point. */
     setlocale(LC_CTYPE, "");
+    /* Outputs and the pid file are never group or world writable, whatever umask we were
+     * started with (a service manager's umask 0 would leave them open to every user). */
+    umask(umask(0) | 022);
     g_log_set_writer_func(log_writer, NULL, NULL);
     pending_opts = g_array_new(FALSE, TRUE, sizeof(pending_opt_t));
     g_array_set_clear_func(pending_opts, pending_opt_clear);
@@ -662,6 +669,17 @@ int main(int argc, char **argv)
         }
     }
     cfg_finish(&cfg);
+    /* A user that does not exist is a configuration error: found before anything is
+     * opened, and by --check-config. drop_privileges() looks it up again when it is used. */
+    if (cfg.user != NULL) {
+        errno = 0;
+        if (getpwnam(cfg.user) == NULL) {
+            fprintf(stderr, "ocellus: [daemon] user (--user): %s '%s'\n",
+                    errno != 0 ? g_strerror(errno) : "no such user", cfg.user);
+            status = EXIT_USAGE;
+            goto done_cfg;
+        }
+    }
     if (check_config) {
         printf("ocellus: configuration OK\n");
         goto done_cfg;

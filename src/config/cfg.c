@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,8 +235,11 @@ static bool uri_valid(const char *uri)
 static bool bad_value(const key_def_t *k, const char *where, const char *value, GError **error)
 {
     char allowed[64];
-    g_set_error(error, CFG_ERROR, CFG_ERROR_VALUE, "%s = \"%s\" is invalid: allowed %s", where,
-                value, type_allowed(k, allowed, sizeof allowed));
+    /* GKeyFile keeps "30 # seconds" whole: say why such a value is refused. */
+    g_set_error(error, CFG_ERROR, CFG_ERROR_VALUE, "%s = \"%s\" is invalid: allowed %s%s", where,
+                value, type_allowed(k, allowed, sizeof allowed),
+                strchr(value, '#') != NULL ? " (# starts a comment only at the start of a line)"
+                                           : "");
     return false;
 }
 
@@ -360,6 +364,15 @@ static const key_def_t *find_key(section_t sec, const char *name)
     return NULL;
 }
 
+/* The key named @name ignoring case, in section @sec or (SEC_N) in any section. */
+static const key_def_t *find_key_ci(section_t sec, const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if ((sec == SEC_N || keys[i].section == sec) && g_ascii_strcasecmp(keys[i].key, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
 static bool set_outputs_from_file_allowed(const cfg_t *cfg)
 {
     return !cfg->outputs_from_cli;
@@ -368,6 +381,12 @@ static bool set_outputs_from_file_allowed(const cfg_t *cfg)
 bool cfg_load_data(cfg_t *cfg, const char *name, const char *data, size_t len, GError **error)
 {
     _Static_assert(N_KEYS <= 64, "seen bits");
+    /* Editors on Windows start a UTF-8 file with a byte-order mark: invisible, so a message
+     * quoting it would baffle; GKeyFile does not skip it either. */
+    if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+        data += 3;
+        len -= 3;
+    }
     if (memchr(data, '\0', len) != NULL) {
         g_set_error(error, CFG_ERROR, CFG_ERROR_SYNTAX, "%s: contains a NUL byte: not a text file", name);
         return false;
@@ -385,6 +404,15 @@ bool cfg_load_data(cfg_t *cfg, const char *name, const char *data, size_t len, G
 
     for (unsigned ln = 0; lines[ln] != NULL; ln++) {
         unsigned lineno = ln + 1;
+        const char *bad;
+        if (!g_utf8_validate(lines[ln], -1, &bad)) {
+            /* A key file is UTF-8 (GKeyFile's format); quoting the bytes would put them on
+             * the operator's terminal, so the message gives their place instead. */
+            g_set_error(error, CFG_ERROR, CFG_ERROR_SYNTAX,
+                        "%s:%u: not valid UTF-8 (byte 0x%02x, byte %u of the line)", name, lineno,
+                        (unsigned char)*bad, (unsigned)(bad - lines[ln]) + 1);
+            goto out;
+        }
         char *l = g_strstrip(lines[ln]);
         if (*l == '\0' || *l == '#')
             continue;
@@ -417,8 +445,8 @@ bool cfg_load_data(cfg_t *cfg, const char *name, const char *data, size_t len, G
             }
             if (sec == SEC_N) {
                 g_set_error(error, CFG_ERROR, CFG_ERROR_SECTION,
-                            "%s:%u: unknown section [%s]: allowed [capture], [flow], [export], "
-                            "[daemon], [output NAME]", name, lineno, grp);
+                            "%s:%u: unknown section [%s]: allowed [capture], [flow], [dpi], "
+                            "[export], [daemon], [output NAME]", name, lineno, grp);
                 goto out;
             }
             for (unsigned s = 0; s < nsec; s++) {
@@ -465,12 +493,25 @@ bool cfg_load_data(cfg_t *cfg, const char *name, const char *data, size_t len, G
         }
         *eq = '\0';
         char *key = g_strstrip(l);
+        if (*key == '\0') {
+            g_set_error(error, CFG_ERROR, CFG_ERROR_SYNTAX,
+                        "%s:%u: no key before '=' in [%s]", name, lineno, cur->group);
+            goto out;
+        }
         const key_def_t *k = find_key(cur->sec, key);
         if (k == NULL) {
             GString *allowed = g_string_new(NULL);
             for (size_t i = 0; i < N_KEYS; i++)
                 if (keys[i].section == cur->sec)
                     g_string_append_printf(allowed, "%s%s", allowed->len ? ", " : "", keys[i].key);
+            /* The usual slips: a key written in capitals, or put in the wrong section. */
+            const key_def_t *near = find_key_ci(cur->sec, key);
+            if (near != NULL)
+                g_string_append_printf(allowed, " (keys are lower case: %s)", near->key);
+            else if ((near = find_key_ci(SEC_N, key)) != NULL)
+                g_string_append_printf(allowed, " (%s is a key of [%s])", near->key,
+                                       near->section == SEC_OUTPUT
+                                           ? "output NAME" : section_names[near->section]);
             g_set_error(error, CFG_ERROR, CFG_ERROR_KEY, "%s:%u: unknown key \"%s\" in [%s]: allowed %s",
                         name, lineno, key, cur->group, allowed->str);
             g_string_free(allowed, TRUE);
@@ -549,14 +590,31 @@ out:
     return ok;
 }
 
+/* A configuration file is a few kilobytes; anything this large is the wrong file. */
+#define CFG_FILE_MAX (1u << 20)
+
 bool cfg_load_file(cfg_t *cfg, const char *path, GError **error)
 {
-    g_autofree char *data = NULL;
-    gsize len = 0;
-    GError *ferr = NULL;
-    if (!g_file_get_contents(path, &data, &len, &ferr)) {
-        g_set_error(error, CFG_ERROR, CFG_ERROR_FILE, "%s", ferr->message);
-        g_error_free(ferr);
+    /* Read here rather than with g_file_get_contents(), whose messages neither say which
+     * file this is nor follow the "FILE: problem" form of every other error. */
+    FILE *fp = fopen(path, "rbe");
+    if (fp == NULL) {
+        g_set_error(error, CFG_ERROR, CFG_ERROR_FILE, "%s: cannot read the configuration file: %s",
+                    path, g_strerror(errno));
+        return false;
+    }
+    g_autofree char *data = g_malloc(CFG_FILE_MAX + 1);
+    size_t len = fread(data, 1, CFG_FILE_MAX + 1, fp);
+    int err = ferror(fp) ? errno : 0;
+    fclose(fp);
+    if (err != 0) {
+        g_set_error(error, CFG_ERROR, CFG_ERROR_FILE, "%s: cannot read the configuration file: %s",
+                    path, g_strerror(err));
+        return false;
+    }
+    if (len > CFG_FILE_MAX) {
+        g_set_error(error, CFG_ERROR, CFG_ERROR_FILE,
+                    "%s: larger than %u bytes: not a configuration file", path, CFG_FILE_MAX);
         return false;
     }
     return cfg_load_data(cfg, path, data, len, error);

@@ -124,6 +124,18 @@ static void test_cfg_errors_name_file_line_key(void **state)
     expect_error("[capture]\nfilter =\n", CFG_ERROR_VALUE, "t.ini:2: [capture] filter is empty", NULL);
     expect_error("[flow]\n; not a GKeyFile comment\n", CFG_ERROR_SYNTAX, "t.ini:2:", NULL);
     expect_error("[ flow ]\nidle_timeout = 5\n", CFG_ERROR_SYNTAX, "t.ini:1:", "spaces inside");
+    expect_error("[dpis]\n", CFG_ERROR_SECTION, "t.ini:1:", "[flow], [dpi], [export]");
+    expect_error("[flow]\n = 5\n", CFG_ERROR_SYNTAX, "t.ini:2: no key before '=' in [flow]", NULL);
+    expect_error("[flow]\nmax_inspect = 5\n", CFG_ERROR_KEY, "t.ini:2: unknown key",
+                 "(max_inspect is a key of [dpi])");
+    expect_error("[output o]\nuri = json:-\nURI = json:-\n", CFG_ERROR_KEY, "t.ini:3:",
+                 "(keys are lower case: uri)");
+    expect_error("[flow]\ndatagram_size = 5\n", CFG_ERROR_KEY, "t.ini:2:",
+                 "(datagram_size is a key of [output NAME])");
+    expect_error("[flow]\nidle_timeout = 5 # s\n", CFG_ERROR_VALUE, "t.ini:2:",
+                 "(# starts a comment only at the start of a line)");
+    expect_error("[flow]\n\nidle_timeout = 5\xe2\x82\n", CFG_ERROR_SYNTAX,
+                 "t.ini:3: not valid UTF-8 (byte 0xe2, byte 17 of the line)", NULL);
 
     cfg_t c;
     cfg_init(&c);
@@ -133,8 +145,14 @@ static void test_cfg_errors_name_file_line_key(void **state)
     g_clear_error(&err);
     assert_false(cfg_load_file(&c, "/nonexistent/ocellus.ini", &err));
     assert_int_equal(err->code, CFG_ERROR_FILE);
-    assert_non_null(strstr(err->message, "/nonexistent/ocellus.ini"));
+    assert_non_null(strstr(err->message,
+                           "/nonexistent/ocellus.ini: cannot read the configuration file: "));
     g_clear_error(&err);
+    /* A UTF-8 byte-order mark (Windows editors) is not part of the first line. */
+    static const char bom[] = "\xef\xbb\xbf[flow]\nidle_timeout = 7\n";
+    if (!cfg_load_data(&c, "bom.ini", bom, sizeof bom - 1, &err))
+        fail_msg("%s", err->message);
+    assert_int_equal(c.flow.idle_timeout_s, 7);
     cfg_clear(&c);
 }
 
