@@ -27,13 +27,17 @@ enum {
 
 typedef struct dpi_inspect {
     uint64_t candidates;           /* bit i: dpi_dissectors[i] may still match */
-    uint32_t next_free;            /* free list link */
     uint32_t next_seq[2];          /* TCP: sequence number of the next byte expected */
     uint32_t len[2];               /* bytes in buf[dir] */
     uint32_t pkts[2];              /* payload packets given to dissectors, per direction */
     uint32_t unused_segs;          /* TCP segments that brought nothing in order */
     uint8_t flags;
     uint8_t owner;                 /* dissector index when INS_OWNED */
+    uint64_t scratch_live;         /* bit i: scratch[i] holds dissector i's state */
+    /* A dissector's first call gets a zeroed scratch outside the slot (dpi_t.first_scratch)
+     * and its state is copied here only if it goes on: most dissectors say no at once, and
+     * clearing their scratch here cost a cache miss per line, more than the rest of the
+     * slot's work for a flow identified (or given up) on its first packet. */
     uint8_t scratch[MAX_DISSECTORS][DPI_SCRATCH];
     uint8_t buf[2][DPI_STREAM_CAP];
 } dpi_inspect_t;
@@ -56,9 +60,19 @@ typedef struct dpi_expectation {
 } dpi_expectation_t;
 
 struct dpi {
+    uint8_t first_scratch[DPI_SCRATCH]; /* all zero between dissector calls */
     bool fields_on;
+    uint64_t cand_tcp, cand_udp;   /* dissectors that run on each transport */
     dpi_inspect_t *ins;
     uint32_t n_ins, ins_free, ins_never_used;
+    /* Free list links of the inspection slots, apart from the slots: a flow that ends
+     * while under inspection gives its slot back without touching it (its cache lines
+     * went cold long ago), and the list stays small enough to stay cached. */
+    uint32_t *ins_next;
+    /* Where a flow's first payload packet is inspected: most flows are decided on it and
+     * never need a slot of their own (taking one meant a cache miss on a slot given back
+     * long ago). A flow that goes on moves to a slot, which was checked to be there. */
+    dpi_inspect_t *stage;
     dpi_fields_slot_t *fields;
     uint32_t n_fields, fields_free, fields_never_used;
     dpi_expectation_t expect[EXPECT_N];
@@ -76,11 +90,19 @@ void dpi_init(dpi_t **out, const oc_config_t *cfg)
     d->fields_on = cfg->dpi_fields;
     d->n_ins = cfg->dpi_max_inspect;
     d->n_fields = cfg->dpi_fields ? cfg->dpi_max_fields : 0;
-    if (d->n_ins > 0 && (d->ins = calloc(d->n_ins, sizeof *d->ins)) == NULL)
+    if (d->n_ins > 0 && ((d->ins = calloc(d->n_ins, sizeof *d->ins)) == NULL ||
+                         (d->ins_next = calloc(d->n_ins, sizeof *d->ins_next)) == NULL ||
+                         (d->stage = calloc(1, sizeof *d->stage)) == NULL))
         abort();
     if (d->n_fields > 0 && (d->fields = calloc(d->n_fields, sizeof *d->fields)) == NULL)
         abort();
     d->ins_free = d->fields_free = DPI_NONE;
+    for (unsigned i = 0; i < dpi_n_dissectors; i++) {
+        if (dpi_dissectors[i].tcp)
+            d->cand_tcp |= UINT64_C(1) << i;
+        if (dpi_dissectors[i].udp)
+            d->cand_udp |= UINT64_C(1) << i;
+    }
     *out = d;
 }
 
@@ -89,6 +111,8 @@ void dpi_free(dpi_t *dpi)
     if (dpi == NULL)
         return;
     free(dpi->ins);
+    free(dpi->ins_next);
+    free(dpi->stage);
     free(dpi->fields);
     free(dpi);
 }
@@ -100,21 +124,27 @@ static uint32_t ins_take(dpi_t *d)
     uint32_t i;
     if (d->ins_free != DPI_NONE) {
         i = d->ins_free;
-        d->ins_free = d->ins[i].next_free;
+        d->ins_free = d->ins_next[i];
     } else if (d->ins_never_used < d->n_ins) {
         i = d->ins_never_used++;
     } else {
         return DPI_NONE;
     }
     dpi_inspect_t *s = &d->ins[i];
-    /* Only the header and the scratch need clearing; buffers are written before read. */
-    memset(s, 0, offsetof(dpi_inspect_t, buf));
+    /* Only the header needs clearing: a dissector's first call gets a zeroed scratch
+     * (first_scratch), and buffers are written before they are read. */
+    memset(s, 0, offsetof(dpi_inspect_t, scratch));
     return i;
+}
+
+static bool ins_available(const dpi_t *d)
+{
+    return d->ins_free != DPI_NONE || d->ins_never_used < d->n_ins;
 }
 
 static void ins_give(dpi_t *d, uint32_t i)
 {
-    d->ins[i].next_free = d->ins_free;
+    d->ins_next[i] = d->ins_free;
     d->ins_free = i;
 }
 
@@ -220,11 +250,38 @@ static void finish(dpi_t *d, dpi_flow_t *df, uint8_t *state)
     *state = DPI_ST_DONE;
 }
 
+/*
+ * The flow inspected in the staging slot goes on: it moves to a slot of its own (there is
+ * one: ins_available() said so when the flow started and nothing was taken since). Copies
+ * the header, the scratch of the dissectors that went on and the bytes this packet left:
+ * @first, the TCP direction's first bytes not yet copied (or NULL), and for UDP the
+ * direction's buffer once a dissector matched (only then may it use it, dpi.h).
+ */
+static void stage_keep(dpi_t *d, dpi_flow_t *df, unsigned dir, const uint8_t *first,
+                       uint8_t l4)
+{
+    const dpi_inspect_t *g = d->stage;
+    df->inspect = ins_take(d);
+    dpi_inspect_t *s = &d->ins[df->inspect];
+    memcpy(s, g, offsetof(dpi_inspect_t, scratch));
+    for (uint64_t live = g->scratch_live; live != 0; live &= live - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(live);
+        memcpy(s->scratch[i], g->scratch[i], DPI_SCRATCH);
+    }
+    if (first != NULL)
+        memcpy(s->buf[dir], first, s->len[dir]);
+    else if (l4 == 17 && (g->flags & INS_OWNED))
+        memcpy(s->buf[dir], g->buf[dir], DPI_STREAM_CAP);
+}
+
 /* Adds a TCP segment to its direction's prefix. Returns false when it brings nothing new
  * (retransmission, or a segment after a hole, which is dropped: dissectors only ever see
- * the stream from its start without gaps). */
+ * the stream from its start without gaps). The direction's first bytes are not copied:
+ * *first points at them in the packet and the caller copies them into buf[dir] only if the
+ * flow stays under inspection (most are decided on their first payload). Otherwise *first
+ * is NULL and the bytes are in buf[dir]. */
 static bool stream_add(dpi_inspect_t *s, unsigned dir, const dec_packet_t *p,
-                       oc_engine_stats_t *stats, uint32_t *new_off)
+                       oc_engine_stats_t *stats, uint32_t *new_off, const uint8_t **first)
 {
     const uint8_t seq_bit = dir == 0 ? INS_SEQ_OUT : INS_SEQ_IN;
     uint32_t seq = p->tcp_seq;
@@ -253,7 +310,12 @@ static bool stream_add(dpi_inspect_t *s, unsigned dir, const dec_packet_t *p,
         len = room;
     if (len == 0)
         return false;
-    memcpy(s->buf[dir] + s->len[dir], data, len);
+    if (s->len[dir] == 0) {
+        *first = data;
+    } else {
+        *first = NULL;
+        memcpy(s->buf[dir] + s->len[dir], data, len);
+    }
     *new_off = s->len[dir];
     s->len[dir] += len;
     /* Only the bytes captured: a segment cut by the snap length (or the first fragment of
@@ -271,6 +333,7 @@ void dpi_packet(dpi_t *d, dpi_flow_t *df, uint8_t *state, uint16_t *proto, unsig
         *state = DPI_ST_DONE;
         return;
     }
+    bool staged = false;
     if (*state == DPI_ST_NEW) {
         if (d->expect_used > 0) {
             uint16_t x = expect_match(d, p, ts_us);
@@ -283,8 +346,7 @@ void dpi_packet(dpi_t *d, dpi_flow_t *df, uint8_t *state, uint16_t *proto, unsig
         }
         if (p->payload_caplen == 0)
             return;
-        df->inspect = ins_take(d);
-        if (df->inspect == DPI_NONE) {
+        if (!ins_available(d)) {
             stats->dpi_inspect_full++;
             *state = DPI_ST_DONE;
             return;
@@ -294,15 +356,22 @@ void dpi_packet(dpi_t *d, dpi_flow_t *df, uint8_t *state, uint16_t *proto, unsig
             if (df->fields == DPI_NONE)
                 stats->dpi_fields_full++;
         }
-        dpi_inspect_t *s = &d->ins[df->inspect];
-        for (unsigned i = 0; i < dpi_n_dissectors; i++)
-            if (p->proto == 6 ? dpi_dissectors[i].tcp : dpi_dissectors[i].udp)
-                s->candidates |= UINT64_C(1) << i;
+        /* A later fragment is not inspected: the flow needs its slot from now on. */
+        staged = p->frag != DEC_FRAG_LATER;
+        dpi_inspect_t *s0;
+        if (staged) {
+            s0 = d->stage;
+            memset(s0, 0, offsetof(dpi_inspect_t, scratch));
+        } else {
+            df->inspect = ins_take(d);
+            s0 = &d->ins[df->inspect];
+        }
+        s0->candidates = p->proto == 6 ? d->cand_tcp : d->cand_udp;
         *state = DPI_ST_INSPECTING;
     }
     if (p->payload_caplen == 0 || p->frag == DEC_FRAG_LATER)
         return;
-    dpi_inspect_t *s = &d->ins[df->inspect];
+    dpi_inspect_t *s = staged ? d->stage : &d->ins[df->inspect];
 
     dpi_ctx_t ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -319,15 +388,18 @@ void dpi_packet(dpi_t *d, dpi_flow_t *df, uint8_t *state, uint16_t *proto, unsig
     ctx.proto = *proto;
     ctx.dpi = d;
     ctx.ts_us = ts_us;
+    const uint8_t *first = NULL;
     if (p->proto == 6) {
         uint32_t new_off = 0;
-        if (!stream_add(s, dir, p, stats, &new_off)) {
+        if (!stream_add(s, dir, p, stats, &new_off, &first)) {
             /* A hole that never fills must not hold the slot for the flow's lifetime. */
             if (++s->unused_segs >= DPI_MAX_PACKETS)
                 finish(d, df, state);
+            else if (staged)
+                stage_keep(d, df, dir, NULL, p->proto);
             return;
         }
-        ctx.data = s->buf[dir];
+        ctx.data = first != NULL ? first : s->buf[dir];
         ctx.len = s->len[dir];
         ctx.new_off = new_off;
         ctx.stream_full = s->len[dir] == DPI_STREAM_CAP;
@@ -351,11 +423,20 @@ void dpi_packet(dpi_t *d, dpi_flow_t *df, uint8_t *state, uint16_t *proto, unsig
         uint64_t cand = s->candidates;
         while (cand != 0) {
             unsigned i = (unsigned)__builtin_ctzll(cand);
+            uint64_t bit = UINT64_C(1) << i;
+            bool live = (s->scratch_live & bit) != 0;
             cand &= cand - 1;
-            ctx.scratch = s->scratch[i];
+            ctx.scratch = live ? s->scratch[i] : d->first_scratch;
             dpi_verdict_t v = dpi_dissectors[i].fn(&ctx);
+            if (!live) {
+                if (v != DPI_NO) {
+                    memcpy(s->scratch[i], d->first_scratch, DPI_SCRATCH);
+                    s->scratch_live |= bit;
+                }
+                memset(d->first_scratch, 0, DPI_SCRATCH);
+            }
             if (v == DPI_NO) {
-                s->candidates &= ~(UINT64_C(1) << i);
+                s->candidates &= ~bit;
             } else if (v == DPI_MATCH || v == DPI_MATCH_MORE) {
                 *proto = ctx.proto;
                 stats->dpi_flows_identified++;
@@ -375,4 +456,8 @@ void dpi_packet(dpi_t *d, dpi_flow_t *df, uint8_t *state, uint16_t *proto, unsig
         done = true;
     if (done)
         finish(d, df, state);
+    else if (staged)
+        stage_keep(d, df, dir, first, p->proto);
+    else if (first != NULL)
+        memcpy(s->buf[dir], first, s->len[dir]);
 }

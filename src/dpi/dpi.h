@@ -4,8 +4,9 @@
  * The flow engine calls dpi_packet() for each packet that carries payload while a flow is
  * under inspection. Inspection state (candidate dissectors, per-dissector scratch, the first
  * bytes of each TCP direction in sequence order) lives in a fixed pool of dpi_inspect_t
- * slots, taken when a flow's first payload arrives and returned when the flow is identified
- * or given up; fields live in a second pool of oc_fields_t for as long as the flow. Nothing
+ * slots, taken when a flow is still undecided after its first payload packet (which is
+ * inspected in a staging slot) and returned when the flow is identified or given up;
+ * fields live in a second pool of oc_fields_t for as long as the flow. Nothing
  * is allocated per packet, and flow_t/flow_cold_t only hold two slot indices and the label.
  *
  * Dissectors (one function each, in dpi_PROTO.c) see a dpi_ctx_t and answer with a verdict.
@@ -65,7 +66,8 @@ typedef struct dpi_ctx {
     uint8_t *scratch;      /* DPI_SCRATCH bytes private to this dissector in this flow */
     uint8_t *buf;          /* UDP only: DPI_STREAM_CAP bytes for this direction, shared by
                               the dissectors of the flow (QUIC and DTLS use it, each only
-                              once it has matched); NULL for TCP */
+                              once it has matched: the engine moves it between slots only
+                              then); NULL for TCP */
     uint32_t *buf_len;     /* bytes of buf in use (the dissector maintains it) */
     oc_fields_t *fields;   /* NULL when fields are not wanted or none could be kept:
                               dissectors must check (dpi_field_set() does) */
@@ -104,6 +106,25 @@ static inline uint32_t dpi_be32(const uint8_t *p)
 
 /* Case-insensitive: does [p, p + len) start with the NUL-terminated @prefix? */
 bool dpi_starts_with_ci(const uint8_t *p, size_t len, const char *prefix);
+
+/* Case-insensitive: how many leading bytes of [p, p + len) agree with the NUL-terminated
+ * @word, stopping at the word's end, at len or at the first difference. With k the result:
+ * the whole word is there when word[k] == '\0' (then k is its length), and all the bytes
+ * agree with the word's start when k == len. One pass, for loops over many words. */
+static inline size_t dpi_agree_ci(const uint8_t *p, size_t len, const char *word)
+{
+    size_t i = 0;
+    for (; word[i] != '\0' && i < len; i++) {
+        uint8_t a = p[i], b = (uint8_t)word[i];
+        if (a != b) {
+            /* Equal but for case only if both are letters: then they differ in bit 5. */
+            uint8_t la = (uint8_t)(a | 0x20);
+            if (la != (uint8_t)(b | 0x20) || la < 'a' || la > 'z')
+                break;
+        }
+    }
+    return i;
+}
 
 /* Which of the @n NUL-terminated @tokens starts [p, p + len) followed by a space (a request
  * method of HTTP, SIP, RTSP...): its length, or 0 if none. *@prefix tells whether the bytes

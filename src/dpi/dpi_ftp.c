@@ -85,14 +85,18 @@ static ftp_side_t ftp_judge(const uint8_t *p, size_t len)
             return SIDE_MAYBE;
         return p[3] == ' ' || p[3] == '-' ? SIDE_SERVER : SIDE_NO;
     }
+    /* Every command starts with a letter: anything else at the start agrees with none. */
+    if ((p[0] | 0x20) < 'a' || (p[0] | 0x20) > 'z')
+        return SIDE_NO;
     bool maybe = false;
     for (size_t i = 0; i < sizeof ftp_cmds / sizeof ftp_cmds[0]; i++) {
-        size_t n = strlen(ftp_cmds[i]);
-        if (len > n && dpi_starts_with_ci(p, len, ftp_cmds[i]) &&
-            (p[n] == ' ' || p[n] == '\r' || p[n] == '\n'))
-            return SIDE_CLIENT;
-        if (len <= n && prefix_agrees(p, len, ftp_cmds[i]))
-            maybe = true;
+        size_t k = dpi_agree_ci(p, len, ftp_cmds[i]);
+        if (ftp_cmds[i][k] == '\0' && k < len) {
+            if (p[k] == ' ' || p[k] == '\r' || p[k] == '\n')
+                return SIDE_CLIENT;
+        } else if (k == len) {
+            maybe = true; /* the bytes end inside the command or just at its end */
+        }
     }
     return maybe ? SIDE_MAYBE : SIDE_NO;
 }

@@ -90,6 +90,9 @@ static http_start_t response_start(const uint8_t *p, size_t len)
 static http_start_t request_start(const uint8_t *p, size_t len, size_t *method_len,
                                   size_t *target_off, size_t *target_len)
 {
+    /* Every method starts with a capital: most bytes that are not HTTP stop here. */
+    if (len > 0 && (p[0] < 'A' || p[0] > 'Z'))
+        return START_NO;
     bool prefix;
     size_t m = dpi_token_match(p, len, methods, sizeof methods / sizeof methods[0], &prefix);
     if (m == 0)

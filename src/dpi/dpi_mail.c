@@ -115,14 +115,18 @@ static bool prefix_ci(const uint8_t *p, size_t len, const char *want)
 static mail_side_t command_side(const uint8_t *p, size_t len, const char *const *words,
                                 size_t n_words)
 {
+    /* Every word starts with a letter: anything else at the start agrees with none. */
+    if (len > 0 && ((p[0] | 0x20) < 'a' || (p[0] | 0x20) > 'z'))
+        return SIDE_NO;
     bool maybe = false;
     for (size_t i = 0; i < n_words; i++) {
-        size_t n = strlen(words[i]);
-        if (len > n && dpi_starts_with_ci(p, len, words[i]) &&
-            (p[n] == ' ' || p[n] == '\r' || p[n] == '\n'))
-            return SIDE_CLIENT;
-        if (len <= n && prefix_ci(p, len, words[i]))
-            maybe = true;
+        size_t k = dpi_agree_ci(p, len, words[i]);
+        if (words[i][k] == '\0' && k < len) {
+            if (p[k] == ' ' || p[k] == '\r' || p[k] == '\n')
+                return SIDE_CLIENT;
+        } else if (k == len) {
+            maybe = true; /* the bytes end inside the word or just at its end */
+        }
     }
     return maybe ? SIDE_MAYBE : SIDE_NO;
 }

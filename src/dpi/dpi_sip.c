@@ -88,6 +88,9 @@ static sip_start_t sip_start(const uint8_t *p, size_t len, size_t *method_len)
             return START_MAYBE;
         return p[11] == ' ' || p[11] == '\r' || p[11] == '\n' ? START_RESPONSE : START_NO;
     }
+    /* Every method starts with a capital: most bytes that are not SIP stop here. */
+    if (p[0] < 'A' || p[0] > 'Z')
+        return START_NO;
     bool prefix;
     size_t m = dpi_token_match(p, len, sip_methods, sizeof sip_methods / sizeof sip_methods[0], &prefix);
     if (m == 0)

@@ -64,20 +64,12 @@ bool dpi_field_has(const dpi_ctx_t *ctx, oc_field_t field)
     return ctx->fields != NULL && (unsigned)field < OC_FIELD_N && ctx->fields->len[field] != 0;
 }
 
-static inline unsigned char lower(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
-}
-
+/* Dissectors call these for every candidate flow, mostly on bytes that are not theirs: one
+ * pass that stops at the first difference, without measuring the word first, keeps the
+ * usual "no" to a byte or two. */
 bool dpi_starts_with_ci(const uint8_t *p, size_t len, const char *prefix)
 {
-    size_t n = strlen(prefix);
-    if (len < n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (lower(p[i]) != lower((unsigned char)prefix[i]))
-            return false;
-    return true;
+    return prefix[dpi_agree_ci(p, len, prefix)] == '\0';
 }
 
 size_t dpi_token_match(const uint8_t *p, size_t len, const char *const *tokens, size_t n,
@@ -85,11 +77,22 @@ size_t dpi_token_match(const uint8_t *p, size_t len, const char *const *tokens, 
 {
     *prefix = false;
     for (size_t i = 0; i < n; i++) {
-        size_t tl = strlen(tokens[i]);
-        if (len > tl && memcmp(p, tokens[i], tl) == 0 && p[tl] == ' ')
-            return tl;
-        if (len <= tl && memcmp(p, tokens[i], len) == 0)
-            *prefix = true;
+        const char *t = tokens[i];
+        size_t k = 0;
+        while (t[k] != '\0' && k < len && p[k] == (uint8_t)t[k])
+            k++;
+        if (t[k] == '\0') {
+            /* The whole token: a method when a space follows, else still one if the bytes
+             * end here. */
+            if (k < len) {
+                if (p[k] == ' ')
+                    return k;
+            } else {
+                *prefix = true;
+            }
+        } else if (k == len) {
+            *prefix = true; /* the bytes end inside the token */
+        }
     }
     return 0;
 }
