@@ -30,6 +30,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <signal.h>
+#include <net/if.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -62,6 +64,8 @@ struct cap {
     bool seekable;              /* ftell() works on the file (not a pipe) */
     int dlt;
     int fd;                     /* live: selectable fd */
+    unsigned ifindex;           /* live: the interface's index at open, 0 if it has none */
+    bool down;                  /* live: taken down; waiting for it to come back */
     char *iobuf;                /* stdio buffer of the file, freed after pcap_close() */
     struct bpf_program filter;  /* offline: applied per packet so every record is counted */
     bool has_filter;
@@ -435,6 +439,7 @@ cap_t *cap_open_live(const char *iface, const char *bpf, int snaplen, bool promi
         return NULL;
     }
     cap->fd = pcap_get_selectable_fd(p);
+    cap->ifindex = if_nametoindex(iface);
     if (cap->fd < 0) {
         g_set_error(error, CAP_ERROR, CAP_ERROR_OPEN, "%s: capture device cannot be polled",
                     iface);
@@ -534,6 +539,28 @@ cap_status_t cap_dispatch_batch(cap_t *cap, int max_packets, int timeout_ms, cap
     return cap_run(cap, max_packets, timeout_ms, error);
 }
 
+/*
+ * Live, after a capture error: whether the interface was only taken down (ip link set down,
+ * a link flap handled by a network manager), in which case we keep the handle and wait. The
+ * kernel keeps the packet socket bound and delivers again once the interface is up, so the
+ * flows in the table and the counters carry on; nothing has to be reopened, which after
+ * dropping privileges we could not do. An interface that went away (no longer there under
+ * its name, or there with another index: deleted and created again) stays an error.
+ */
+static bool cap_live_down(cap_t *cap)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    /* Reading the pending error clears it, so the next poll() waits instead of failing. */
+    (void)getsockopt(cap->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (cap->ifindex == 0 || if_nametoindex(cap->name) != cap->ifindex)
+        return false;
+    if (!cap->down)
+        g_warning("%s: interface is down; waiting for it to come back up", cap->name);
+    cap->down = true;
+    return true;
+}
+
 static cap_status_t cap_run(cap_t *cap, int max_packets, int timeout_ms, GError **error)
 {
     cap->delivered = 0;
@@ -562,9 +589,16 @@ static cap_status_t cap_run(cap_t *cap, int max_packets, int timeout_ms, GError 
         return n > 0 ? CAP_STATUS_PACKETS : CAP_STATUS_EOF;
     }
 
+    if (cap->down && if_nametoindex(cap->name) != cap->ifindex) {
+        g_set_error(error, CAP_ERROR, CAP_ERROR_READ, "%s: interface went away while down",
+                    cap->name);
+        return CAP_STATUS_ERROR;
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         int n = pcap_dispatch(cap->pcap, max_packets, cap_on_packet, (u_char *)(void *)cap);
         if (n == PCAP_ERROR) {
+            if (cap_live_down(cap))
+                break;
             g_set_error(error, CAP_ERROR, CAP_ERROR_READ, "%s: capture failed: %s", cap->name,
                         pcap_geterr(cap->pcap));
             return CAP_STATUS_ERROR;
@@ -580,11 +614,17 @@ static cap_status_t cap_run(cap_t *cap, int max_packets, int timeout_ms, GError 
                         g_strerror(errno));
             return CAP_STATUS_ERROR;
         }
+        if ((pfd.revents & POLLERR) && cap_live_down(cap))
+            break;
         if (pfd.revents & (POLLERR | POLLNVAL)) {
             g_set_error(error, CAP_ERROR, CAP_ERROR_READ, "%s: capture device failed",
                         cap->name);
             return CAP_STATUS_ERROR;
         }
+    }
+    if (cap->down && cap->delivered > 0) {
+        cap->down = false;
+        g_message("%s: packets again, capture resumed", cap->name);
     }
     return cap->delivered > 0 ? CAP_STATUS_PACKETS : CAP_STATUS_IDLE;
 }

@@ -148,6 +148,15 @@ static bool deliver(exp_output_t *out, exp_ipfix_t *s, size_t len)
         return false;
     if (s->udp) {
         ssize_t n = send(s->fd, s->msg, len, 0);
+        if (n < 0 && errno == ECONNREFUSED) {
+            /* The ICMP port unreachable of an earlier datagram, reported by this send, which
+             * then sent nothing: count it, and send this message once more (without this
+             * every other message is lost while nobody listens). */
+            exp_output_failure(out, "send to %s:%s: %s", out->host, out->port,
+                               g_strerror(ECONNREFUSED));
+            exp_output_account(out, 0, 0, 0, 1);
+            n = send(s->fd, s->msg, len, 0);
+        }
         if (n == (ssize_t)len)
             return true;
         exp_output_failure(out, "send to %s:%s: %s", out->host, out->port,
@@ -162,6 +171,11 @@ static bool deliver(exp_output_t *out, exp_ipfix_t *s, size_t len)
         if (n <= 0) {
             exp_output_failure(out, "write %s: %s", out->path,
                                n < 0 ? g_strerror(errno) : "no progress");
+            /* A full file system takes part of a message: cut it off, so the file stays a
+             * sequence of whole messages that collectors can read (pipes cannot seek). */
+            off_t end = done > 0 ? lseek(s->fd, 0, SEEK_CUR) : -1;
+            if (end >= (off_t)done && ftruncate(s->fd, end - (off_t)done) == 0)
+                (void)lseek(s->fd, end - (off_t)done, SEEK_SET);
             return false;
         }
         done += (size_t)n;
