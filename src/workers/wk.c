@@ -35,6 +35,9 @@
 #define RING_MASK (RING_BYTES - 1)
 #define ENTRY_ALIGN 32u
 #define WORKER_BATCH 64
+/* A full ring is refilled only once this much is free again, and the worker wakes the
+ * capture thread only then: waking it for every batch taken made a futex call per batch. */
+#define RING_RESUME (RING_BYTES / 4)
 /* Larger packets are cut (the capture never delivers more than its snap length, 262144). */
 #define MAX_CAPLEN 262144u
 
@@ -172,7 +175,8 @@ static gpointer worker_main(gpointer data)
         g_mutex_unlock(&wr->lock);
         pos = p;
         atomic_store(&wr->head, pos);
-        if (atomic_load(&wr->producer_waiting)) {
+        if (atomic_load(&wr->producer_waiting) &&
+            atomic_load(&wr->tail) - pos <= RING_BYTES - RING_RESUME) {
             g_mutex_lock(&wr->lock);
             g_cond_signal(&wr->wake_producer);
             g_mutex_unlock(&wr->lock);
@@ -221,7 +225,7 @@ static entry_t *reserve(worker_t *wr, uint32_t need)
         g_mutex_lock(&wr->lock);
         atomic_store(&wr->producer_waiting, 1);
         wr->head_seen = atomic_load(&wr->head);
-        if (wr->wpos + skip + need - wr->head_seen > RING_BYTES)
+        if (wr->wpos + RING_RESUME - wr->head_seen > RING_BYTES)
             g_cond_wait_until(&wr->wake_producer, &wr->lock,
                               g_get_monotonic_time() + G_USEC_PER_SEC / 100);
         atomic_store(&wr->producer_waiting, 0);
