@@ -48,7 +48,12 @@ enum {
     FLOW_ST_CLOSED = 1u << 3,    /* TCP over: lingering for trailing packets */
     FLOW_ST_SEQ_OUT = 1u << 4,   /* seq_end[OUT] is valid */
     FLOW_ST_SEQ_IN = 1u << 5,    /* seq_end[IN] is valid */
-    FLOW_ST_SYNACK_SEEN = 1u << 6, /* RTT: waiting for the client's first ACK */
+    /* RTT measurement, a two-bit state that says what flow_cold_t.hs_ts holds */
+    FLOW_ST_HS_MASK = 3u << 6,
+    FLOW_ST_HS_NONE = 0u << 6,   /* no client SYN yet */
+    FLOW_ST_HS_SYN = 1u << 6,    /* hs_ts: the client's first SYN */
+    FLOW_ST_HS_SYNACK = 2u << 6, /* hs_ts: the server's SYN/ACK; waiting for the client's ACK */
+    FLOW_ST_HS_DONE = 3u << 6,   /* both halves measured or given up */
 };
 
 /* Hot part: read or written for every packet of the flow. Counters are per direction
@@ -73,28 +78,37 @@ typedef struct flow {
 _Static_assert(sizeof(flow_t) == 128, "hot flow state must stay within its 128-byte budget");
 
 /* Cold part: touched by TCP segments that carry data or SYN/FIN/RST, payload-carrying
- * packets, and at expiry. */
+ * packets, and at expiry. Two cache lines: a million flows must fit in bounded memory, so
+ * fields that are never live at the same time share storage, and tunnel addresses, which
+ * few flows have, live in a side pool (flow_table_t.tunnels). */
 typedef struct flow_cold {
     /* First the fields that TCP data segments update, so that they share the flow's first
      * cold line (the batch path prefetches only that much). */
-    uint32_t seq_end[2];           /* highest sequence number + length seen (retransmissions) */
+    union {
+        uint32_t seq_end[2];       /* TCP: highest sequence number + length seen */
+        int32_t icmp_type_code[2]; /* ICMP: type << 8 | code of each direction's first */
+    };
     uint32_t retrans[2], zero_window[2];
     uint32_t tl_prev, tl_next;     /* timer list (active FIFO or linger) */
     uint64_t l7_packets[2], l7_octets[2];
+    /* Second line: once per direction, per record or per connection. */
     pkt_time_t first[2];
-    pkt_time_t record_start;       /* engine clock when the record began: active timeout */
-    pkt_time_t closed_at;          /* engine clock when TCP closed: linger */
-    pkt_time_t syn_ts, synack_ts;  /* handshake times for the RTT (0 = not seen) */
+    /* A flow is on one timer list at a time and a closed flow never goes back to the
+     * active list, so the two list bases share a word. */
+    union {
+        pkt_time_t record_start;   /* active list: engine clock when the record began */
+        pkt_time_t closed_at;      /* linger list: engine clock when TCP closed */
+    };
+    pkt_time_t hs_ts;              /* handshake time, see FLOW_ST_HS_* */
     uint64_t id;
-    int64_t rtt[2];                /* -1 until measured */
+    int32_t rtt[2];                /* microseconds, -1 until measured */
     uint32_t syn[2], fin[2], rst[2];
     uint32_t fin_seq[2];           /* sequence number that acknowledges each side's FIN */
-    int32_t icmp_type_code[2];
-    int8_t wscale[2];
-    oc_tunnel_t tunnel;            /* tunnel of the first packet (type 0: none) */
     dpi_flow_t dpi;                /* inspection and field slots */
+    uint32_t tunnel;               /* side pool entry, FLOW_NONE: not tunnelled */
+    int8_t wscale[2];
 } flow_cold_t;
-_Static_assert(sizeof(flow_cold_t) <= 224, "cold flow state is documented as 216 bytes");
+_Static_assert(sizeof(flow_cold_t) <= 160, "cold flow state is documented as 160 bytes");
 
 /* Timer lists: each flow is on at most one (none between an active-timeout cut and its next
  * packet), ordered by deadline because every flow on a list
@@ -120,6 +134,11 @@ typedef struct flow_table {
     uint32_t max_flows;
     flow_t *flows;
     flow_cold_t *cold;
+    /* Tunnel side pool: max_flows entries, handed out from a free list so that the pages
+     * touched grow with the tunnelled flows alive at once, not with the flows seen. */
+    oc_tunnel_t *tunnels;
+    uint32_t tunnel_free;      /* returned entries, linked through their first 4 bytes */
+    uint32_t tunnel_never_used;
     void *map;           /* one mapping holds slots, flows and cold (flow_table.c) */
     size_t map_len;
     uint32_t free_head;  /* returned flows, linked through lru_next */
@@ -134,8 +153,10 @@ void flow_table_clear(flow_table_t *t);
 uint32_t flow_table_lookup(const flow_table_t *t, const flow_key_t *key, uint32_t hash);
 /* Takes a free flow, stores @key and @hash in it and in a slot; FLOW_NONE if none is free. */
 uint32_t flow_table_insert(flow_table_t *t, const flow_key_t *key, uint32_t hash);
-/* Removes flow @idx from the slots and returns it to the free list. */
+/* Removes flow @idx from the slots and returns it (and its tunnel entry) to the free lists. */
 void flow_table_remove(flow_table_t *t, uint32_t idx);
+/* Gives flow @idx a tunnel entry holding @tun. Never fails: the pool has max_flows entries. */
+void flow_table_set_tunnel(flow_table_t *t, uint32_t idx, const oc_tunnel_t *tun);
 
 /*
  * The engine: table, clock, timers and the callback. oc_engine_t wraps it with decoding.
@@ -205,7 +226,7 @@ static inline uint32_t flow_prefetch_flow(const flow_engine_t *e, uint32_t hash)
             const char *cold = (const char *)&t->cold[idx];
             __builtin_prefetch(hot, 1);
             __builtin_prefetch(hot + 64, 1);
-            /* flow_cold_t's first 64 bytes: one line, or two (224-byte records). */
+            /* flow_cold_t's first 64 bytes: one line, or two (160-byte records). */
             __builtin_prefetch(cold, 1);
             __builtin_prefetch(cold + 63, 1);
             return idx;

@@ -152,7 +152,8 @@ const oc_flow_info_t *flow_engine_info(flow_engine_t *e, uint32_t idx, oc_end_re
     bool icmp = f->key.proto == 1 || f->key.proto == 58;
     in->key.src_port = icmp ? 0 : f->key.port[s];
     in->key.dst_port = icmp ? 0 : f->key.port[d];
-    in->tunnel = c->tunnel;
+    if (c->tunnel != FLOW_NONE)
+        in->tunnel = e->table.tunnels[c->tunnel];
     in->protocol = f->app;
     if (f->app == OC_PROTO_UNKNOWN)
         in->protocol_guess = (uint16_t)oc_protocol_guess(f->key.proto, in->key.src_port,
@@ -313,15 +314,14 @@ static uint32_t flow_new(flow_engine_t *e, const flow_key_t *key, uint32_t hash,
     c->rtt[0] = c->rtt[1] = -1;
     c->wscale[0] = c->wscale[1] = -1;
     c->icmp_type_code[0] = c->icmp_type_code[1] = -1;
-    memset(&c->tunnel, 0, sizeof c->tunnel);
     c->dpi.inspect = c->dpi.fields = DPI_NONE;
     f->dpi_state = e->dpi != NULL ? DPI_ST_NEW : DPI_ST_DONE;
     f->app = OC_PROTO_UNKNOWN;
     if (p->tunnel_type != DEC_TUNNEL_NONE) {
-        c->tunnel.type = p->tunnel_type;
-        c->tunnel.family = p->outer_family;
-        memcpy(c->tunnel.src_addr, p->outer_src, sizeof c->tunnel.src_addr);
-        memcpy(c->tunnel.dst_addr, p->outer_dst, sizeof c->tunnel.dst_addr);
+        oc_tunnel_t tun = {.type = p->tunnel_type, .family = p->outer_family};
+        memcpy(tun.src_addr, p->outer_src, sizeof tun.src_addr);
+        memcpy(tun.dst_addr, p->outer_dst, sizeof tun.dst_addr);
+        flow_table_set_tunnel(&e->table, idx, &tun);
     }
     tl_push_tail(e, idx, FLOW_TL_ACTIVE);
     lru_push_head(e, idx);
@@ -338,6 +338,12 @@ static void tcp_close(flow_engine_t *e, uint32_t idx)
     due_at(e, time_after(e->clock, (pkt_time_t)e->cfg.tcp_linger_s * US_PER_S));
     tl_unlink(e, idx);
     tl_push_tail(e, idx, FLOW_TL_LINGER);
+}
+
+/* A handshake half in microseconds; one that took over half an hour saturates. */
+static inline int32_t rtt_us(pkt_time_t d)
+{
+    return d > INT32_MAX ? INT32_MAX : (int32_t)d;
 }
 
 static void tcp_update(flow_engine_t *e, uint32_t idx, unsigned dir, pkt_time_t ts,
@@ -365,19 +371,26 @@ static void tcp_update(flow_engine_t *e, uint32_t idx, unsigned dir, pkt_time_t 
         c->syn[dir]++;
         if (p->tcp_wscale >= 0)
             c->wscale[dir] = p->tcp_wscale;
-        if (!(fl & DEC_TCP_ACK)) {
-            if (dir == OC_DIRECTION_OUTBOUND && c->syn_ts == 0)
-                c->syn_ts = ts;
-        } else if (dir == OC_DIRECTION_INBOUND && c->synack_ts == 0 && c->syn_ts != 0 &&
-                   ts >= c->syn_ts) { /* merged captures can deliver them out of order */
-            c->synack_ts = ts;
-            c->rtt[OC_DIRECTION_OUTBOUND] = (int64_t)(ts - c->syn_ts);
-            f->state |= FLOW_ST_SYNACK_SEEN;
+    }
+    /* RTT from the handshake: the server's half is SYN to SYN/ACK, the client's SYN/ACK to
+     * the client's first ACK. Only the first of each packet counts, and a merged capture
+     * that delivers them out of order measures nothing. */
+    const uint8_t hs = f->state & FLOW_ST_HS_MASK;
+    if ((fl & (DEC_TCP_SYN | DEC_TCP_ACK)) == DEC_TCP_SYN) {
+        if (dir == OC_DIRECTION_OUTBOUND && hs == FLOW_ST_HS_NONE) {
+            c->hs_ts = ts;
+            f->state = (uint8_t)((f->state & ~FLOW_ST_HS_MASK) | FLOW_ST_HS_SYN);
         }
-    } else if ((f->state & FLOW_ST_SYNACK_SEEN) && dir == OC_DIRECTION_OUTBOUND &&
-               (fl & DEC_TCP_ACK) && ts >= c->synack_ts) {
-        c->rtt[OC_DIRECTION_INBOUND] = (int64_t)(ts - c->synack_ts);
-        f->state &= (uint8_t)~FLOW_ST_SYNACK_SEEN;
+    } else if (fl & DEC_TCP_SYN) {
+        if (dir == OC_DIRECTION_INBOUND && hs == FLOW_ST_HS_SYN && ts >= c->hs_ts) {
+            c->rtt[OC_DIRECTION_OUTBOUND] = rtt_us(ts - c->hs_ts);
+            c->hs_ts = ts;
+            f->state = (uint8_t)((f->state & ~FLOW_ST_HS_MASK) | FLOW_ST_HS_SYNACK);
+        }
+    } else if (hs == FLOW_ST_HS_SYNACK && dir == OC_DIRECTION_OUTBOUND && (fl & DEC_TCP_ACK) &&
+               ts >= c->hs_ts) {
+        c->rtt[OC_DIRECTION_INBOUND] = rtt_us(ts - c->hs_ts);
+        f->state |= FLOW_ST_HS_DONE;
     }
 
     if (fl & DEC_TCP_RST) {

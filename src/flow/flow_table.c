@@ -38,11 +38,16 @@ void flow_table_init(flow_table_t *t, uint32_t max_flows)
     t->cold = (flow_cold_t *)(void *)(base + slots_len + flows_len);
     t->free_head = FLOW_NONE;
     t->never_used = 0;
+    /* Ordinary pages, not huge ones: one tunnelled flow must not make 2 MiB resident. */
+    t->tunnels = ut_lazy_alloc((size_t)max_flows * sizeof *t->tunnels);
+    t->tunnel_free = FLOW_NONE;
+    t->tunnel_never_used = 0;
 }
 
 void flow_table_clear(flow_table_t *t)
 {
     ut_big_free(t->map, t->map_len);
+    ut_lazy_free(t->tunnels, (size_t)t->max_flows * sizeof *t->tunnels);
     memset(t, 0, sizeof *t);
 }
 
@@ -82,6 +87,7 @@ uint32_t flow_table_insert(flow_table_t *t, const flow_key_t *key, uint32_t hash
     flow_t *f = &t->flows[idx];
     memset(f, 0, sizeof *f);
     memset(&t->cold[idx], 0, sizeof t->cold[idx]);
+    t->cold[idx].tunnel = FLOW_NONE;
     f->key = *key;
     f->hash = hash;
 
@@ -117,7 +123,23 @@ void flow_table_remove(flow_table_t *t, uint32_t idx)
     t->slots[i].idx1 = 0;
     t->slots[i].hash = 0;
 
+    uint32_t tun = t->cold[idx].tunnel;
+    if (tun != FLOW_NONE) {
+        memcpy(&t->tunnels[tun], &t->tunnel_free, sizeof t->tunnel_free);
+        t->tunnel_free = tun;
+    }
     t->flows[idx].lru_next = t->free_head;
     t->free_head = idx;
     t->used--;
+}
+
+void flow_table_set_tunnel(flow_table_t *t, uint32_t idx, const oc_tunnel_t *tun)
+{
+    uint32_t e = t->tunnel_free;
+    if (e != FLOW_NONE)
+        memcpy(&t->tunnel_free, &t->tunnels[e], sizeof t->tunnel_free);
+    else
+        e = t->tunnel_never_used++; /* at most one entry per flow: never past max_flows */
+    t->tunnels[e] = *tun;
+    t->cold[idx].tunnel = e;
 }

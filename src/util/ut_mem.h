@@ -50,4 +50,21 @@ static inline void ut_big_free(void *p, size_t len)
         munmap(p, ut_align_up(len > 0 ? len : 1, UT_HUGE_PAGE));
 }
 
+/* Zeroed memory on ordinary pages for a sparse pool: resident only where touched, 4 KiB at a
+ * time. Aborts when out of memory. Free with ut_lazy_free(p, len). */
+static inline void *ut_lazy_alloc(size_t len)
+{
+    void *p = mmap(NULL, len > 0 ? len : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        abort();
+    return p;
+}
+
+static inline void ut_lazy_free(void *p, size_t len)
+{
+    if (p != NULL)
+        munmap(p, len > 0 ? len : 1);
+}
+
 #endif /* OC_UT_MEM_H */

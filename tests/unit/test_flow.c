@@ -627,6 +627,62 @@ static void test_flow_table_backward_shift(void **state)
     flow_table_clear(&t);
 }
 
+/* The tunnel side pool: entries go back on removal and are reused, each live flow keeps its
+ * own addresses, and the pool never grows past the live tunnelled flows at any one time. */
+static void test_flow_table_tunnel_pool(void **state)
+{
+    (void)state;
+    flow_table_t t;
+    enum { N = 32 };
+    flow_table_init(&t, N);
+    flow_key_t keys[N];
+    uint32_t where[N];
+    uint8_t tag[N];
+    memset(keys, 0, sizeof keys);
+    for (int i = 0; i < N; i++) {
+        keys[i].port[0] = (uint16_t)i;
+        keys[i].proto = 17;
+        where[i] = FLOW_NONE;
+    }
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    unsigned live_tunnelled = 0, peak = 0;
+    for (int step = 0; step < 20000; step++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        int k = (int)(rng % N);
+        if (where[k] == FLOW_NONE) {
+            where[k] = flow_table_insert(&t, &keys[k], (uint32_t)k * 2654435761u);
+            assert_int_not_equal(where[k], FLOW_NONE);
+            tag[k] = (uint8_t)(step & 0xff);
+            if (rng & (1u << 20)) { /* about half the flows are tunnelled */
+                oc_tunnel_t tun = {.type = OC_TUNNEL_GRE, .family = OC_FAMILY_IPV4};
+                memset(tun.src_addr, tag[k], sizeof tun.src_addr);
+                memset(tun.dst_addr, (uint8_t)~tag[k], sizeof tun.dst_addr);
+                flow_table_set_tunnel(&t, where[k], &tun);
+                if (++live_tunnelled > peak)
+                    peak = live_tunnelled;
+            }
+        } else {
+            if (t.cold[where[k]].tunnel != FLOW_NONE)
+                live_tunnelled--;
+            flow_table_remove(&t, where[k]);
+            where[k] = FLOW_NONE;
+        }
+        for (int j = 0; j < N; j++) {
+            if (where[j] == FLOW_NONE || t.cold[where[j]].tunnel == FLOW_NONE)
+                continue;
+            const oc_tunnel_t *tun = &t.tunnels[t.cold[where[j]].tunnel];
+            assert_int_equal(tun->type, OC_TUNNEL_GRE);
+            assert_int_equal(tun->src_addr[15], tag[j]);
+            assert_int_equal(tun->dst_addr[0], (uint8_t)~tag[j]);
+        }
+    }
+    assert_true(peak > 0);
+    assert_int_equal(t.tunnel_never_used, peak);
+    flow_table_clear(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_flow_callback_can_stop),
         cmocka_unit_test(test_flow_bad_config_rejected),
         cmocka_unit_test(test_flow_table_backward_shift),
+        cmocka_unit_test(test_flow_table_tunnel_pool),
     };
     return cmocka_run_group_tests_name("flow", tests, NULL, NULL);
 }
