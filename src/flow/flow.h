@@ -57,10 +57,10 @@ enum {
 };
 
 /* Hot part: read or written for every packet of the flow. Counters are per direction
- * (index oc_direction_t) and per record: an active timeout resets them. */
+ * (index oc_direction_t) and per record: an active timeout resets them. Packet counters are
+ * 32 bits: a record is cut before one would wrap, so the sum of records stays exact. */
 typedef struct flow {
     flow_key_t key;
-    uint32_t hash;
     uint32_t lru_prev, lru_next;   /* activity list: head = most recent */
     uint8_t src_side;              /* key side (0/1) that is the flow's source */
     uint8_t state;                 /* FLOW_ST_* */
@@ -68,9 +68,12 @@ typedef struct flow {
     uint8_t flags_union[2];
     uint8_t timer_list;            /* FLOW_TL_* list the flow is on */
     uint8_t dpi_state;             /* DPI_ST_*: DONE when DPI is off or finished */
+    /* Second line: counters, then what fills the rest of the budget. */
     uint16_t app;                  /* oc_protocol_t found by DPI */
-    uint8_t unused[2];
-    uint64_t packets[2];
+    int8_t wscale[2];              /* TCP window scale of each SYN, -1 if absent */
+    uint32_t tunnel;               /* side pool entry, FLOW_NONE: not tunnelled */
+    dpi_flow_t dpi;                /* inspection and field slots */
+    uint32_t packets[2];
     uint64_t octets[2];
     pkt_time_t last[2];            /* newest packet timestamp per direction */
     pkt_time_t activity;           /* engine clock at the last packet: idle expiry */
@@ -82,15 +85,17 @@ _Static_assert(sizeof(flow_t) == 128, "hot flow state must stay within its 128-b
  * fields that are never live at the same time share storage, and tunnel addresses, which
  * few flows have, live in a side pool (flow_table_t.tunnels). */
 typedef struct flow_cold {
-    /* First the fields that TCP data segments update, so that they share the flow's first
-     * cold line (the batch path prefetches only that much). */
+    /* First line: what TCP data segments and payload-carrying packets update (the batch
+     * path prefetches only this line). */
     union {
         uint32_t seq_end[2];       /* TCP: highest sequence number + length seen */
         int32_t icmp_type_code[2]; /* ICMP: type << 8 | code of each direction's first */
     };
     uint32_t retrans[2], zero_window[2];
     uint32_t tl_prev, tl_next;     /* timer list (active FIFO or linger) */
-    uint64_t l7_packets[2], l7_octets[2];
+    uint32_t l7_packets[2];        /* <= packets, so 32 bits as well */
+    uint64_t l7_octets[2];
+    int32_t rtt[2];                /* microseconds, -1 until measured */
     /* Second line: once per direction, per record or per connection. */
     pkt_time_t first[2];
     /* A flow is on one timer list at a time and a closed flow never goes back to the
@@ -99,16 +104,16 @@ typedef struct flow_cold {
         pkt_time_t record_start;   /* active list: engine clock when the record began */
         pkt_time_t closed_at;      /* linger list: engine clock when TCP closed */
     };
-    pkt_time_t hs_ts;              /* handshake time, see FLOW_ST_HS_* */
+    /* The handshake is measured before any FIN (one that comes first ends the measurement),
+     * so the handshake time and the FIN sequence numbers share a word. */
+    union {
+        pkt_time_t hs_ts;          /* see FLOW_ST_HS_* */
+        uint32_t fin_seq[2];       /* sequence number that acknowledges each side's FIN */
+    };
     uint64_t id;
-    int32_t rtt[2];                /* microseconds, -1 until measured */
     uint32_t syn[2], fin[2], rst[2];
-    uint32_t fin_seq[2];           /* sequence number that acknowledges each side's FIN */
-    dpi_flow_t dpi;                /* inspection and field slots */
-    uint32_t tunnel;               /* side pool entry, FLOW_NONE: not tunnelled */
-    int8_t wscale[2];
 } flow_cold_t;
-_Static_assert(sizeof(flow_cold_t) <= 160, "cold flow state is documented as 160 bytes");
+_Static_assert(sizeof(flow_cold_t) == 128, "cold flow state is documented as 128 bytes");
 
 /* Timer lists: each flow is on at most one (none between an active-timeout cut and its next
  * packet), ordered by deadline because every flow on a list
@@ -151,10 +156,13 @@ void flow_table_init(flow_table_t *t, uint32_t max_flows);
 void flow_table_clear(flow_table_t *t);
 /* Index of the flow with @key, or FLOW_NONE. Per packet. */
 uint32_t flow_table_lookup(const flow_table_t *t, const flow_key_t *key, uint32_t hash);
-/* Takes a free flow, stores @key and @hash in it and in a slot; FLOW_NONE if none is free. */
+/* Takes a free flow, stores @key in it and {@hash, index} in a slot; FLOW_NONE if none is
+ * free. */
 uint32_t flow_table_insert(flow_table_t *t, const flow_key_t *key, uint32_t hash);
-/* Removes flow @idx from the slots and returns it (and its tunnel entry) to the free lists. */
-void flow_table_remove(flow_table_t *t, uint32_t idx);
+/* Removes flow @idx, whose key hashes to @hash, from the slots and returns it (and its
+ * tunnel entry) to the free lists. The hash is not kept in the flow: recomputing it once per
+ * flow end is cheaper than 4 bytes of hot state per flow. */
+void flow_table_remove(flow_table_t *t, uint32_t idx, uint32_t hash);
 /* Gives flow @idx a tunnel entry holding @tun. Never fails: the pool has max_flows entries. */
 void flow_table_set_tunnel(flow_table_t *t, uint32_t idx, const oc_tunnel_t *tun);
 
@@ -226,9 +234,7 @@ static inline uint32_t flow_prefetch_flow(const flow_engine_t *e, uint32_t hash)
             const char *cold = (const char *)&t->cold[idx];
             __builtin_prefetch(hot, 1);
             __builtin_prefetch(hot + 64, 1);
-            /* flow_cold_t's first 64 bytes: one line, or two (160-byte records). */
-            __builtin_prefetch(cold, 1);
-            __builtin_prefetch(cold + 63, 1);
+            __builtin_prefetch(cold, 1); /* flow_cold_t's first line */
             return idx;
         }
     }

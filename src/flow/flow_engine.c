@@ -152,14 +152,14 @@ const oc_flow_info_t *flow_engine_info(flow_engine_t *e, uint32_t idx, oc_end_re
     bool icmp = f->key.proto == 1 || f->key.proto == 58;
     in->key.src_port = icmp ? 0 : f->key.port[s];
     in->key.dst_port = icmp ? 0 : f->key.port[d];
-    if (c->tunnel != FLOW_NONE)
-        in->tunnel = e->table.tunnels[c->tunnel];
+    if (f->tunnel != FLOW_NONE)
+        in->tunnel = e->table.tunnels[f->tunnel];
     in->protocol = f->app;
     if (f->app == OC_PROTO_UNKNOWN)
         in->protocol_guess = (uint16_t)oc_protocol_guess(f->key.proto, in->key.src_port,
                                                          in->key.dst_port);
     if (e->dpi != NULL)
-        in->fields = dpi_fields(e->dpi, &c->dpi);
+        in->fields = dpi_fields(e->dpi, &f->dpi);
 
     for (unsigned dir = 0; dir < OC_DIRECTION_N; dir++) {
         int64_t *st[OC_STAT_N];
@@ -177,7 +177,7 @@ const oc_flow_info_t *flow_engine_info(flow_engine_t *e, uint32_t idx, oc_end_re
         *st[OC_STAT_TCP_RST] = c->rst[dir];
         *st[OC_STAT_TCP_RETRANSMISSIONS] = c->retrans[dir];
         *st[OC_STAT_TCP_ZERO_WINDOW] = c->zero_window[dir];
-        *st[OC_STAT_TCP_WINDOW_SCALE] = c->wscale[dir];
+        *st[OC_STAT_TCP_WINDOW_SCALE] = f->wscale[dir];
         *st[OC_STAT_TCP_RTT] = c->rtt[dir];
         *st[OC_STAT_L7_PACKETS] = (int64_t)c->l7_packets[dir];
         *st[OC_STAT_L7_OCTETS] = (int64_t)c->l7_octets[dir];
@@ -202,10 +202,10 @@ static void flow_end(flow_engine_t *e, uint32_t idx, oc_end_reason_t reason)
 {
     deliver(e, idx, reason);
     if (e->dpi != NULL)
-        dpi_flow_release(e->dpi, &e->table.cold[idx].dpi);
+        dpi_flow_release(e->dpi, &e->table.flows[idx].dpi);
     lru_unlink(e, idx);
     tl_unlink(e, idx);
-    flow_table_remove(&e->table, idx);
+    flow_table_remove(&e->table, idx, flow_key_hash(e, &e->table.flows[idx].key));
     if (e->last_flow == idx)
         e->last_flow = FLOW_NONE;
     e->stats.flows_active--;
@@ -312,9 +312,9 @@ static uint32_t flow_new(flow_engine_t *e, const flow_key_t *key, uint32_t hash,
     c->record_start = e->clock;
     due_at(e, time_after(e->clock, (pkt_time_t)e->cfg.active_timeout_s * US_PER_S));
     c->rtt[0] = c->rtt[1] = -1;
-    c->wscale[0] = c->wscale[1] = -1;
+    f->wscale[0] = f->wscale[1] = -1;
     c->icmp_type_code[0] = c->icmp_type_code[1] = -1;
-    c->dpi.inspect = c->dpi.fields = DPI_NONE;
+    f->dpi.inspect = f->dpi.fields = DPI_NONE;
     f->dpi_state = e->dpi != NULL ? DPI_ST_NEW : DPI_ST_DONE;
     f->app = OC_PROTO_UNKNOWN;
     if (p->tunnel_type != DEC_TUNNEL_NONE) {
@@ -370,7 +370,7 @@ static void tcp_update(flow_engine_t *e, uint32_t idx, unsigned dir, pkt_time_t 
     if (fl & DEC_TCP_SYN) {
         c->syn[dir]++;
         if (p->tcp_wscale >= 0)
-            c->wscale[dir] = p->tcp_wscale;
+            f->wscale[dir] = p->tcp_wscale;
     }
     /* RTT from the handshake: the server's half is SYN to SYN/ACK, the client's SYN/ACK to
      * the client's first ACK. Only the first of each packet counts, and a merged capture
@@ -403,7 +403,7 @@ static void tcp_update(flow_engine_t *e, uint32_t idx, unsigned dir, pkt_time_t 
     if (fl & DEC_TCP_FIN) {
         c->fin[dir]++;
         if (!(f->state & fin_bit)) {
-            f->state |= fin_bit;
+            f->state |= fin_bit | FLOW_ST_HS_DONE; /* fin_seq overwrites hs_ts */
             c->fin_seq[dir] = p->tcp_seq + p->l4_payload_len + 1u;
             if (dir == OC_DIRECTION_INBOUND)
                 f->state |= FLOW_ST_LAST_FIN_IN;
@@ -468,9 +468,14 @@ oc_status_t flow_engine_packet_keyed(flow_engine_t *e, pkt_time_t ts, const dec_
 
     flow_t *f = &e->table.flows[idx];
     unsigned dir = pkt_side == f->src_side ? OC_DIRECTION_OUTBOUND : OC_DIRECTION_INBOUND;
-    if (e->cfg.max_record_octets != 0 && f->packets[dir] != 0 &&
-        f->octets[dir] + p->ip_octets > e->cfg.max_record_octets)
-        flow_cut(e, idx); /* collectors with 32-bit counters would wrap otherwise */
+    /* Collectors with 32-bit octet counters would wrap without the octet limit; the packet
+     * limit keeps flow_t's 32-bit packet counters exact (at line rate a record reaches it
+     * after minutes, never within the default active timeout below 14 M packets/s). */
+    if (f->packets[dir] != 0 &&
+        (f->packets[dir] == UINT32_MAX ||
+         (e->cfg.max_record_octets != 0 &&
+          f->octets[dir] + p->ip_octets > e->cfg.max_record_octets)))
+        flow_cut(e, idx);
     if (f->timer_list == FLOW_TL_NONE) {
         /* First packet after an active-timeout cut: the next record starts here. */
         e->table.cold[idx].record_start = e->clock;
@@ -505,7 +510,7 @@ oc_status_t flow_engine_packet_keyed(flow_engine_t *e, pkt_time_t ts, const dec_
         tcp_update(e, idx, dir, ts, p);
     }
     if (f->dpi_state != DPI_ST_DONE)
-        dpi_packet(e->dpi, &e->table.cold[idx].dpi, &f->dpi_state, &f->app, dir, ts, p,
+        dpi_packet(e->dpi, &f->dpi, &f->dpi_state, &f->app, dir, ts, p,
                    &e->stats);
     if (e->lru.head != idx) {
         lru_unlink(e, idx);

@@ -87,9 +87,8 @@ uint32_t flow_table_insert(flow_table_t *t, const flow_key_t *key, uint32_t hash
     flow_t *f = &t->flows[idx];
     memset(f, 0, sizeof *f);
     memset(&t->cold[idx], 0, sizeof t->cold[idx]);
-    t->cold[idx].tunnel = FLOW_NONE;
+    f->tunnel = FLOW_NONE;
     f->key = *key;
-    f->hash = hash;
 
     uint32_t i = hash & t->mask;
     while (t->slots[i].idx1 != 0)
@@ -100,9 +99,9 @@ uint32_t flow_table_insert(flow_table_t *t, const flow_key_t *key, uint32_t hash
     return idx;
 }
 
-void flow_table_remove(flow_table_t *t, uint32_t idx)
+void flow_table_remove(flow_table_t *t, uint32_t idx, uint32_t hash)
 {
-    uint32_t i = t->flows[idx].hash & t->mask;
+    uint32_t i = hash & t->mask;
     while (t->slots[i].idx1 != idx + 1)
         i = (i + 1) & t->mask; /* the flow is in the table, so this ends */
 
@@ -123,7 +122,7 @@ void flow_table_remove(flow_table_t *t, uint32_t idx)
     t->slots[i].idx1 = 0;
     t->slots[i].hash = 0;
 
-    uint32_t tun = t->cold[idx].tunnel;
+    uint32_t tun = t->flows[idx].tunnel;
     if (tun != FLOW_NONE) {
         memcpy(&t->tunnels[tun], &t->tunnel_free, sizeof t->tunnel_free);
         t->tunnel_free = tun;
@@ -141,5 +140,5 @@ void flow_table_set_tunnel(flow_table_t *t, uint32_t idx, const oc_tunnel_t *tun
     else
         e = t->tunnel_never_used++; /* at most one entry per flow: never past max_flows */
     t->tunnels[e] = *tun;
-    t->cold[idx].tunnel = e;
+    t->flows[idx].tunnel = e;
 }

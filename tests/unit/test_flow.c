@@ -172,6 +172,33 @@ static void test_flow_tcp_close_statistics(void **state)
     fix_free(f);
 }
 
+/* The handshake RTT is taken before any FIN: a server that answers SYN/ACK+FIN leaves the
+ * client's half unmeasured, and the close still needs the ACK of the last FIN (whose
+ * sequence number shares storage with the handshake time). */
+static void test_flow_fin_before_handshake_ends_rtt(void **state)
+{
+    (void)state;
+    fix_t *f = fix_new(1024, 30, 300);
+    pb_spec_t p[4];
+    p[0] = seg(true, SYN, 100, 0, 0);
+    p[1] = seg(false, SYN | ACK | FIN, 500, 101, 0);
+    p[2] = seg(true, FIN | ACK, 101, 502, 0);
+    p[3] = seg(false, ACK, 502, 102, 0);
+    uint64_t t0 = S(50);
+    uint64_t ts[4] = {t0, t0 + 700, t0 + 900, t0 + 1000};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(send_pkt(f, ts[i], &p[i], NULL), OC_STATUS_OK);
+    oc_engine_advance(f->e, ts[3] + S(2) - 1);
+    assert_int_equal(f->sink.n, 0);
+    oc_engine_advance(f->e, ts[3] + S(2)); /* closed by the last packet, linger over */
+    assert_int_equal(f->sink.n, 1);
+    const int64_t(*st)[2] = f->sink.recs[0].statistics;
+    assert_int_equal(f->sink.recs[0].end_reason, OC_END_TCP);
+    assert_int_equal(st[OC_STAT_TCP_RTT][OC_DIRECTION_OUTBOUND], 700);
+    assert_int_equal(st[OC_STAT_TCP_RTT][OC_DIRECTION_INBOUND], -1);
+    fix_free(f);
+}
+
 /* Trailing packets during the linger count in the flow; a SYN during the linger starts a
  * new flow and ends the old one at once; after the linger the same ports make a new flow. */
 static void test_flow_linger_trailing_and_port_reuse(void **state)
@@ -616,7 +643,7 @@ static void test_flow_table_backward_shift(void **state)
             if (t.used <= N && idx != FLOW_NONE)
                 where[k] = idx;
         } else {
-            flow_table_remove(&t, where[k]);
+            flow_table_remove(&t, where[k], (uint32_t)(k % 7) * 3u);
             where[k] = FLOW_NONE;
         }
         if (step % 97 == 0) {
@@ -625,6 +652,56 @@ static void test_flow_table_backward_shift(void **state)
         }
     }
     flow_table_clear(&t);
+}
+
+/* Packet counters are 32 bits in the flow state: a record is cut (reason active) just before
+ * a direction would pass 2^32 - 1 packets, and no packet is lost from the sum. Reaching the
+ * limit by sending 4 G packets would take minutes, so the test starts the counter near it. */
+static void test_flow_packet_counter_cut(void **state)
+{
+    (void)state;
+    oc_config_t cfg;
+    oc_config_init(&cfg);
+    cfg.max_flows = 16;
+    cfg.dpi = false;
+    cfg.hash_seed = 1;
+    flow_engine_t e;
+    flow_engine_init(&e, &cfg);
+    sink_t *sink = calloc(1, sizeof *sink);
+    e.cb = collect;
+    e.cb_data = sink;
+
+    pb_spec_t s = pb_default();
+    s.proto = 17;
+    s.payload_len = 10;
+    uint8_t buf[2048];
+    uint32_t len = pb_build(&s, buf);
+    dec_packet_t pkt;
+    assert_int_equal(dec_packet(OC_LINK_ETHERNET, buf, len, &pkt), DEC_OK);
+    assert_int_equal(flow_engine_packet(&e, S(1), &pkt, NULL), OC_STATUS_OK);
+    uint32_t idx = e.last_flow;
+    assert_int_not_equal(idx, FLOW_NONE);
+    const uint32_t start = UINT32_MAX - 2;
+    e.table.flows[idx].packets[OC_DIRECTION_OUTBOUND] = start;
+    e.table.cold[idx].l7_packets[OC_DIRECTION_OUTBOUND] = start;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(flow_engine_packet(&e, S(2) + (uint64_t)i, &pkt, NULL), OC_STATUS_OK);
+    flow_engine_flush(&e);
+
+    assert_int_equal(sink->n, 2);
+    const oc_flow_info_t *cut = &sink->recs[0], *rest = &sink->recs[1];
+    assert_int_equal(cut->end_reason, OC_END_ACTIVE);
+    assert_true(cut->statistics[OC_STAT_PACKETS][OC_DIRECTION_OUTBOUND] == (int64_t)UINT32_MAX);
+    assert_true(cut->statistics[OC_STAT_L7_PACKETS][OC_DIRECTION_OUTBOUND] == (int64_t)UINT32_MAX);
+    assert_int_equal(cut->statistics[OC_STAT_OCTETS][OC_DIRECTION_OUTBOUND],
+                     3 * (int64_t)pkt.ip_octets);
+    assert_int_equal(rest->end_reason, OC_END_FORCED);
+    assert_int_equal(rest->id, cut->id);
+    assert_int_equal(rest->statistics[OC_STAT_PACKETS][OC_DIRECTION_OUTBOUND], 1);
+    assert_int_equal(rest->statistics[OC_STAT_TIMESTAMP_FIRST][OC_DIRECTION_OUTBOUND],
+                     (int64_t)S(2) + 2);
+    flow_engine_clear(&e);
+    free(sink);
 }
 
 /* The tunnel side pool: entries go back on removal and are reused, each live flow keeps its
@@ -664,15 +741,15 @@ static void test_flow_table_tunnel_pool(void **state)
                     peak = live_tunnelled;
             }
         } else {
-            if (t.cold[where[k]].tunnel != FLOW_NONE)
+            if (t.flows[where[k]].tunnel != FLOW_NONE)
                 live_tunnelled--;
-            flow_table_remove(&t, where[k]);
+            flow_table_remove(&t, where[k], (uint32_t)k * 2654435761u);
             where[k] = FLOW_NONE;
         }
         for (int j = 0; j < N; j++) {
-            if (where[j] == FLOW_NONE || t.cold[where[j]].tunnel == FLOW_NONE)
+            if (where[j] == FLOW_NONE || t.flows[where[j]].tunnel == FLOW_NONE)
                 continue;
-            const oc_tunnel_t *tun = &t.tunnels[t.cold[where[j]].tunnel];
+            const oc_tunnel_t *tun = &t.tunnels[t.flows[where[j]].tunnel];
             assert_int_equal(tun->type, OC_TUNNEL_GRE);
             assert_int_equal(tun->src_addr[15], tag[j]);
             assert_int_equal(tun->dst_addr[0], (uint8_t)~tag[j]);
@@ -687,6 +764,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flow_tcp_close_statistics),
+        cmocka_unit_test(test_flow_fin_before_handshake_ends_rtt),
         cmocka_unit_test(test_flow_linger_trailing_and_port_reuse),
         cmocka_unit_test(test_flow_fin_needs_ack_of_last_fin),
         cmocka_unit_test(test_flow_synack_first_orientation),
@@ -704,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_flow_bad_config_rejected),
         cmocka_unit_test(test_flow_table_backward_shift),
         cmocka_unit_test(test_flow_table_tunnel_pool),
+        cmocka_unit_test(test_flow_packet_counter_cut),
     };
     return cmocka_run_group_tests_name("flow", tests, NULL, NULL);
 }

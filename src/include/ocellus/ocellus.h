@@ -51,7 +51,8 @@ typedef enum {
     OC_STAT_TCP_ZERO_WINDOW,     /**< segments advertising a zero receive window */
     OC_STAT_TCP_WINDOW_SCALE,    /**< window scale option of the SYN, -1 if absent */
     OC_STAT_TCP_RTT,             /**< handshake time, microseconds, -1 if not measured:
-                                      outbound = SYN to SYN/ACK, inbound = SYN/ACK to ACK */
+                                      outbound = SYN to SYN/ACK, inbound = SYN/ACK to ACK;
+                                      only before the first FIN; saturates at INT32_MAX */
     OC_STAT_L7_PACKETS,          /**< packets carrying L4 payload */
     OC_STAT_L7_OCTETS,           /**< L4 payload octets (from the IP length) */
     OC_STAT_N
@@ -304,7 +305,9 @@ typedef struct oc_config {
     uint32_t tcp_linger_s;       /**< keep a closed TCP flow this long for trailing packets (2) */
     uint64_t max_record_octets;  /**< cut a record (reason 2) before either direction's octet
                                       counter would pass this; 0 = no limit (default). SiLK
-                                      keeps 32-bit counters: 4294967295 keeps records valid */
+                                      keeps 32-bit counters: 4294967295 keeps records valid.
+                                      Packet counters are always cut this way at
+                                      4294967295 packets */
     uint64_t hash_seed;          /**< 0: chosen at random in oc_engine_new() */
     bool tunnels_outer;          /**< key flows on the outermost IP header instead of the
                                       innermost one of a tunnel (default false: inner) */
