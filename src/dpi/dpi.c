@@ -15,6 +15,7 @@
 
 #include "decode/dec.h"
 #include "dpi/dpi.h"
+#include "util/ut_mem.h"
 
 /* Bits of dpi_inspect_t.flags */
 enum {
@@ -90,12 +91,16 @@ void dpi_init(dpi_t **out, const oc_config_t *cfg)
     d->fields_on = cfg->dpi_fields;
     d->n_ins = cfg->dpi_max_inspect;
     d->n_fields = cfg->dpi_fields ? cfg->dpi_max_fields : 0;
-    if (d->n_ins > 0 && ((d->ins = calloc(d->n_ins, sizeof *d->ins)) == NULL ||
-                         (d->ins_next = calloc(d->n_ins, sizeof *d->ins_next)) == NULL ||
-                         (d->stage = calloc(1, sizeof *d->stage)) == NULL))
-        abort();
-    if (d->n_fields > 0 && (d->fields = calloc(d->n_fields, sizeof *d->fields)) == NULL)
-        abort();
+    /* The slot pools on huge pages (ut_mem.h): slots are 10 KiB, and faulting them in 4 KiB
+     * at a time was an eighth of the DPI run's time. */
+    if (d->n_ins > 0) {
+        d->ins = ut_big_alloc((size_t)d->n_ins * sizeof *d->ins);
+        if ((d->ins_next = calloc(d->n_ins, sizeof *d->ins_next)) == NULL ||
+            (d->stage = calloc(1, sizeof *d->stage)) == NULL)
+            abort();
+    }
+    if (d->n_fields > 0)
+        d->fields = ut_big_alloc((size_t)d->n_fields * sizeof *d->fields);
     d->ins_free = d->fields_free = DPI_NONE;
     for (unsigned i = 0; i < dpi_n_dissectors; i++) {
         if (dpi_dissectors[i].tcp)
@@ -110,10 +115,10 @@ void dpi_free(dpi_t *dpi)
 {
     if (dpi == NULL)
         return;
-    free(dpi->ins);
+    ut_big_free(dpi->ins, (size_t)dpi->n_ins * sizeof *dpi->ins);
     free(dpi->ins_next);
     free(dpi->stage);
-    free(dpi->fields);
+    ut_big_free(dpi->fields, (size_t)dpi->n_fields * sizeof *dpi->fields);
     free(dpi);
 }
 
@@ -134,6 +139,10 @@ static uint32_t ins_take(dpi_t *d)
     /* Only the header needs clearing: a dissector's first call gets a zeroed scratch
      * (first_scratch), and buffers are written before they are read. */
     memset(s, 0, offsetof(dpi_inspect_t, scratch));
+    /* The next take reuses the slot now at the head of the free list, or the next unused
+     * one: starting its header's miss now hides it behind the packets in between. */
+    __builtin_prefetch(&d->ins[d->ins_free != DPI_NONE ? d->ins_free
+                               : d->ins_never_used < d->n_ins ? d->ins_never_used : i], 1);
     return i;
 }
 
