@@ -6,6 +6,10 @@
  * capture thread copies each packet in (the capture buffer is reused as soon as it returns)
  * and publishes the ring's tail once per batch, and the worker hands up to 64 consecutive
  * packets straight from the ring to oc_engine_process_batch() before giving the space back.
+ * Beside the byte ring a descriptor ring holds each entry's position: entries vary in size,
+ * so without it the worker found entry k + 1 only by reading entry k's header, a line the
+ * other core had just written, one serial miss per packet. With it, the worker loads a
+ * batch's positions from one dense array and starts all of its header misses at once.
  * Head and tail are atomics, so the per-packet path takes no lock; the mutex and condition
  * variables are used only to sleep when a ring is empty (worker) or full (capture thread),
  * each side checking the other's flag after publishing, and only to read counters.
@@ -34,6 +38,9 @@
 #define RING_BYTES ((uint64_t)8 << 20)
 #define RING_MASK (RING_BYTES - 1)
 #define ENTRY_ALIGN 32u
+/* One descriptor per entry that can be in the ring at once (wrap fillers have none). */
+#define DESC_N (RING_BYTES / ENTRY_ALIGN)
+#define DESC_MASK (DESC_N - 1)
 #define WORKER_BATCH 64
 /* A full ring is refilled only once this much is free again, and the worker wakes the
  * capture thread only then: waking it for every batch taken made a futex call per batch. */
@@ -59,11 +66,14 @@ typedef struct worker {
     oc_engine_t *engine;
     GThread *thread;
     uint8_t *ring;
+    uint64_t *desc;      /* DESC_N byte positions of entries, by entry number */
     uint64_t wpos;       /* capture thread: bytes written, published or not */
+    uint64_t wentries;   /* capture thread: entries written, published or not */
     uint64_t head_seen;  /* capture thread: the worker's head as last read */
     bool dirty;          /* capture thread: wpos is ahead of tail */
     /* Each shared counter on its own line, so the two threads do not fight over one. */
-    _Alignas(64) _Atomic uint64_t tail;    /* published by the capture thread */
+    _Alignas(64) _Atomic uint64_t tail;    /* published by the capture thread: bytes */
+    _Atomic uint64_t etail;                /* and entries, stored after tail */
     _Alignas(64) _Atomic uint64_t head;    /* given back by the worker */
     _Alignas(64) _Atomic int sleeping;     /* the worker waits for entries */
     _Atomic int producer_waiting;          /* the capture thread waits for room */
@@ -114,43 +124,44 @@ static gpointer worker_main(gpointer data)
 {
     worker_t *wr = data;
     oc_packet_t pkts[WORKER_BATCH];
-    uint64_t pos = atomic_load(&wr->head);
+    const entry_t *ents[WORKER_BATCH];
+    uint64_t epos = 0; /* next entry to take */
     bool stop = false;
 
     while (!stop) {
-        uint64_t tail = atomic_load(&wr->tail);
-        if (pos == tail) {
+        uint64_t etail = atomic_load(&wr->etail);
+        if (epos == etail) {
             g_mutex_lock(&wr->lock);
             atomic_store(&wr->sleeping, 1);
             /* Re-read after raising the flag: a tail published before the flag was seen is
              * seen here, one published after finds the flag and signals. The timeout is
              * only a safety net. */
-            if (atomic_load(&wr->tail) == pos)
+            if (atomic_load(&wr->etail) == epos)
                 g_cond_wait_until(&wr->wake_worker, &wr->lock,
                                   g_get_monotonic_time() + G_USEC_PER_SEC / 10);
             atomic_store(&wr->sleeping, 0);
             g_mutex_unlock(&wr->lock);
             continue;
         }
-        unsigned n = 0;
-        uint64_t p = pos;
-        while (p != tail && n < WORKER_BATCH) {
-            const entry_t *e = (const entry_t *)(const void *)(wr->ring + (p & RING_MASK));
-            if (e->type == E_WRAP) {
-                p += e->size; /* the packets before it stay in place until head moves */
-                continue;
-            }
-            if (e->type != E_PACKET)
-                break;
+        unsigned avail = etail - epos < WORKER_BATCH ? (unsigned)(etail - epos) : WORKER_BATCH;
+        /* Every header's miss at once, and the first line of each packet's bytes. */
+        for (unsigned i = 0; i < avail; i++) {
+            const uint8_t *at = wr->ring + (wr->desc[(epos + i) & DESC_MASK] & RING_MASK);
+            ents[i] = (const entry_t *)(const void *)at;
+            __builtin_prefetch(at);
+            __builtin_prefetch(at + 64);
+        }
+        unsigned n = 0, taken = 0;
+        while (taken < avail && ents[taken]->type == E_PACKET) {
+            const entry_t *e = ents[taken++];
             pkts[n++] = (oc_packet_t){e->ts_us, (const uint8_t *)(e + 1), e->caplen,
                                       e->wirelen, e->link};
-            p += e->size;
         }
         bool flushed = false;
         if (n > 0) {
             oc_engine_process_batch(wr->engine, pkts, n, NULL);
-        } else if (p != tail) {
-            const entry_t *e = (const entry_t *)(const void *)(wr->ring + (p & RING_MASK));
+        } else {
+            const entry_t *e = ents[taken++];
             switch (e->type) {
             case E_ADVANCE:
                 oc_engine_advance(wr->engine, e->ts_us);
@@ -164,8 +175,12 @@ static gpointer worker_main(gpointer data)
                 stop = true;
                 break;
             }
-            p += e->size;
         }
+        /* The space up to the end of the last entry taken (and any wrap filler before it)
+         * goes back. */
+        uint64_t last = wr->desc[(epos + taken - 1) & DESC_MASK];
+        uint64_t head = last + ents[taken - 1]->size;
+        epos += taken;
         g_mutex_lock(&wr->lock);
         oc_engine_get_stats(wr->engine, &wr->stats);
         if (flushed) {
@@ -173,10 +188,9 @@ static gpointer worker_main(gpointer data)
             g_cond_broadcast(&wr->done);
         }
         g_mutex_unlock(&wr->lock);
-        pos = p;
-        atomic_store(&wr->head, pos);
+        atomic_store(&wr->head, head);
         if (atomic_load(&wr->producer_waiting) &&
-            atomic_load(&wr->tail) - pos <= RING_BYTES - RING_RESUME) {
+            atomic_load(&wr->tail) - head <= RING_BYTES - RING_RESUME) {
             g_mutex_lock(&wr->lock);
             g_cond_signal(&wr->wake_producer);
             g_mutex_unlock(&wr->lock);
@@ -193,6 +207,7 @@ static void publish(worker_t *wr)
         return;
     wr->dirty = false;
     atomic_store(&wr->tail, wr->wpos);
+    atomic_store(&wr->etail, wr->wentries);
     if (atomic_load(&wr->sleeping)) {
         g_mutex_lock(&wr->lock);
         g_cond_signal(&wr->wake_worker);
@@ -240,6 +255,7 @@ static void put_control(worker_t *wr, uint32_t type, uint64_t ts_us)
     e->size = ENTRY_ALIGN;
     e->type = type;
     e->ts_us = ts_us;
+    wr->desc[wr->wentries++ & DESC_MASK] = wr->wpos;
     wr->wpos += ENTRY_ALIGN;
 }
 
@@ -256,6 +272,7 @@ static void put_packet(worker_t *wr, const oc_packet_t *p)
     e->link = p->link;
     e->pad = 0;
     memcpy(e + 1, p->data, caplen);
+    wr->desc[wr->wentries++ & DESC_MASK] = wr->wpos;
     wr->wpos += need;
 }
 
@@ -303,6 +320,7 @@ wk_t *wk_new(const oc_config_t *cfg, unsigned n, oc_flow_termination_cb cb, void
             for (unsigned j = 0; j < i; j++) {
                 oc_engine_free(w->workers[j].engine);
                 ut_big_free(w->workers[j].ring, RING_BYTES);
+                ut_big_free(w->workers[j].desc, DESC_N * sizeof(uint64_t));
             }
             g_free(w->workers);
             g_free(w);
@@ -310,6 +328,7 @@ wk_t *wk_new(const oc_config_t *cfg, unsigned n, oc_flow_termination_cb cb, void
         }
         oc_engine_set_termination_cb(wr->engine, worker_record, wr);
         wr->ring = ut_big_alloc(RING_BYTES);
+        wr->desc = ut_big_alloc(DESC_N * sizeof *wr->desc);
         g_mutex_init(&wr->lock);
         g_cond_init(&wr->wake_worker);
         g_cond_init(&wr->wake_producer);
@@ -423,6 +442,7 @@ void wk_free(wk_t *w)
         g_thread_join(wr->thread);
         oc_engine_free(wr->engine);
         ut_big_free(wr->ring, RING_BYTES);
+        ut_big_free(wr->desc, DESC_N * sizeof *wr->desc);
         g_mutex_clear(&wr->lock);
         g_cond_clear(&wr->wake_worker);
         g_cond_clear(&wr->wake_producer);
