@@ -445,10 +445,11 @@ oc_status_t flow_engine_packet_keyed(flow_engine_t *e, pkt_time_t ts, const dec_
                                      const flow_key_t *key, unsigned pkt_side, uint32_t hash,
                                      oc_packet_info_t *info)
 {
+    const bool older = ts < e->clock;
     if (ts > e->clock) {
         e->clock = ts;
         expire(e);
-    } else if (ts < e->clock) {
+    } else if (older) {
         e->stats.packets_out_of_order++;
     }
 
@@ -488,8 +489,10 @@ oc_status_t flow_engine_packet_keyed(flow_engine_t *e, pkt_time_t ts, const dec_
         f->flags_init[dir] = p->proto == 6 ? p->tcp_flags : 0;
         if (p->proto == 1 || p->proto == 58)
             c->icmp_type_code[dir] = p->icmp_type << 8 | p->icmp_code;
-    } else if (ts < e->table.cold[idx].first[dir]) {
-        e->table.cold[idx].first[dir] = ts; /* out-of-order capture */
+    } else if (older && ts < e->table.cold[idx].first[dir]) {
+        /* Out-of-order capture. Only a packet older than the clock can be older than the
+         * first: testing that first spares the cold record's second line on every packet. */
+        e->table.cold[idx].first[dir] = ts;
     }
     f->packets[dir]++;
     f->octets[dir] += p->ip_octets;
