@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <signal.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -561,6 +562,34 @@ static bool cap_live_down(cap_t *cap)
     return true;
 }
 
+/*
+ * Live, when a poll timed out without packets: whether the interface is still there and up.
+ * The socket error that says "down" is read by whoever polls first, and libpcap's own poll
+ * inside pcap_dispatch() takes it without telling us (it then just waits), so the error
+ * alone misses some flaps; a deleted interface raises no second error at all. Quiet periods
+ * only: two system calls per timeout, never per packet. False, with @error set, when the
+ * interface went away (the kernel takes an interface down before it deletes it).
+ */
+static bool cap_live_idle_check(cap_t *cap, GError **error)
+{
+    if (cap->ifindex == 0)
+        return true;
+    if (if_nametoindex(cap->name) != cap->ifindex) {
+        g_set_error(error, CAP_ERROR, CAP_ERROR_READ, "%s: interface went away while down",
+                    cap->name);
+        return false;
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    g_strlcpy(ifr.ifr_name, cap->name, sizeof ifr.ifr_name);
+    if (ioctl(cap->fd, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
+        if (!cap->down)
+            g_warning("%s: interface is down; waiting for it to come back up", cap->name);
+        cap->down = true;
+    }
+    return true;
+}
+
 static cap_status_t cap_run(cap_t *cap, int max_packets, int timeout_ms, GError **error)
 {
     cap->delivered = 0;
@@ -607,6 +636,8 @@ static cap_status_t cap_run(cap_t *cap, int max_packets, int timeout_ms, GError 
             break;
         struct pollfd pfd = { .fd = cap->fd, .events = POLLIN };
         int rc = poll(&pfd, 1, timeout_ms);
+        if (rc == 0 && !cap_live_idle_check(cap, error))
+            return CAP_STATUS_ERROR;
         if (rc == 0 || (rc < 0 && errno == EINTR))
             break;
         if (rc < 0) {
