@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -63,6 +64,8 @@ typedef struct run {
     uint32_t stats_interval_s; /* 0 = no periodic statistics line */
     uint64_t next_stats_us;   /* CLOCK_MONOTONIC time of the next statistics line */
     uint64_t start_real_ms;   /* CLOCK_REALTIME at start (systemInitTimeMilliseconds) */
+    bool reopen_pending;      /* SIGHUP: outputs asked to reopen, outcome not logged yet */
+    uint64_t reopen_deadline_us; /* CLOCK_MONOTONIC time to stop waiting for them */
 } run_t;
 
 static void on_signal(int sig)
@@ -308,6 +311,57 @@ static void submit_stats(run_t *run, cap_t *cap)
         exp_output_submit_stats(run->outs[i], &es);
 }
 
+/* How long the SIGHUP line waits for the outputs' threads to reopen (one busy writing to a
+ * stalled pipe or a hung file system is reported as not done). */
+#define REOPEN_WAIT_US (10 * G_USEC_PER_SEC)
+
+/*
+ * The SIGHUP line, once every output has reopened (or failed to, or the wait is over): it
+ * says what happened, not what was asked. Returns true if it wrote lines.
+ */
+static bool report_reopen(run_t *run, bool erase_progress)
+{
+    bool late = clock_us(CLOCK_MONOTONIC) >= run->reopen_deadline_us;
+    unsigned ok = 0;
+    exp_reopen_status_t st[CFG_MAX_OUTPUTS];
+    GError *err[CFG_MAX_OUTPUTS] = { NULL };
+    for (unsigned i = 0; i < run->n_outs; i++) {
+        st[i] = exp_output_reopen_status(run->outs[i], &err[i]);
+        if (st[i] == EXP_REOPEN_PENDING && !late) {
+            for (unsigned k = 0; k <= i; k++)
+                g_clear_error(&err[k]);
+            return false; /* ask again after the next batch */
+        }
+        ok += st[i] == EXP_REOPEN_DONE;
+    }
+    run->reopen_pending = false;
+    if (erase_progress)
+        fputs("\r\033[K", stderr);
+    if (ok == run->n_outs) {
+        log_line(LOG_NOTICE, "SIGHUP: reopened the log and %u output%s", run->n_outs,
+                 run->n_outs == 1 ? "" : "s");
+        return true;
+    }
+    for (unsigned i = 0; i < run->n_outs; i++) {
+        const char *name = exp_output_name(run->outs[i]);
+        if (st[i] == EXP_REOPEN_FAILED) {
+            g_autofree char *msg = g_strdup_printf("SIGHUP: output %s: %s", name,
+                                                   err[i]->message);
+            log_emit(LOG_WARNING, "warning: ", msg);
+        } else if (st[i] == EXP_REOPEN_PENDING) {
+            g_autofree char *msg = g_strdup_printf(
+                "SIGHUP: output %s: not reopened after %u s (busy writing); it will be when "
+                "its write returns", name, (unsigned)(REOPEN_WAIT_US / G_USEC_PER_SEC));
+            log_emit(LOG_WARNING, "warning: ", msg);
+        }
+        g_clear_error(&err[i]);
+    }
+    g_autofree char *msg = g_strdup_printf("SIGHUP: reopened the log and %u of %u outputs", ok,
+                                           run->n_outs);
+    log_emit(LOG_WARNING, "warning: ", msg);
+    return true;
+}
+
 /*
  * Acts on the signal flags and the statistics timer between batches (never per packet).
  * Returns true if it wrote a line, so a progress line can be redrawn.
@@ -317,18 +371,18 @@ static bool service_requests(run_t *run, cap_t *cap, bool erase_progress)
     bool wrote = false;
     if (reopen_requested) {
         reopen_requested = 0;
-        if (erase_progress)
-            fputs("\r\033[K", stderr);
         if (log_to_syslog) {
             closelog();
             log_open();
         }
+        /* The output threads reopen; the line comes once they have (report_reopen). */
         for (unsigned i = 0; i < run->n_outs; i++)
             exp_output_reopen(run->outs[i]);
-        log_line(LOG_NOTICE, "SIGHUP: reopened the log and %u output%s", run->n_outs,
-                 run->n_outs == 1 ? "" : "s");
-        wrote = true;
+        run->reopen_pending = true;
+        run->reopen_deadline_us = clock_us(CLOCK_MONOTONIC) + REOPEN_WAIT_US;
     }
+    if (run->reopen_pending)
+        wrote = report_reopen(run, erase_progress);
     uint64_t now = clock_us(CLOCK_MONOTONIC);
     bool timer = run->stats_interval_s > 0 && now >= run->next_stats_us;
     if (stats_requested || timer) {
@@ -463,6 +517,91 @@ static bool drop_privileges(const char *user)
         return false;
     }
     return true;
+}
+
+/*
+ * With [daemon] user, the outputs are opened as root and every later reopen (SIGHUP) and
+ * rotation creates its file as @user. Checks as @user (effective ids and groups, switched
+ * for the check and back) that it may create files in each file output's directory. Where it may not, a
+ * rotating output would surely fail: a configuration error (false, printed); any other
+ * output only on a SIGHUP after its file was moved away: a warning. A directory that does
+ * not exist is left to the open that follows. Root only, before any thread is started.
+ */
+static bool check_output_dirs(const cfg_t *cfg, const char *user)
+{
+    struct passwd *found = getpwnam(user);
+    if (found == NULL || found->pw_uid == 0)
+        return true; /* no such user is reported before; root can create files anywhere */
+    /* initgroups() may reuse getpwnam()'s storage */
+    struct passwd copy = *found;
+    g_autofree char *pw_name = g_strdup(found->pw_name);
+    copy.pw_name = pw_name;
+    const struct passwd *pw = &copy;
+    int n_groups = getgroups(0, NULL);
+    g_autofree gid_t *groups = g_new(gid_t, n_groups > 0 ? n_groups : 1);
+    n_groups = getgroups(n_groups, groups);
+    gid_t egid = getegid();
+    if (n_groups < 0 || initgroups(pw->pw_name, pw->pw_gid) != 0 || setegid(pw->pw_gid) != 0 ||
+        seteuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "ocellus: cannot check the output directories as user %s: %s\n",
+                pw->pw_name, g_strerror(errno));
+        if (seteuid(0) != 0 || setegid(egid) != 0 ||
+            setgroups((size_t)MAX(n_groups, 0), groups) != 0)
+            abort(); /* never run with a half-switched identity */
+        return false;
+    }
+    bool ok = true;
+    for (unsigned i = 0; i < cfg->n_outputs; i++) {
+        const exp_output_cfg_t *o = &cfg->outputs[i];
+        g_autofree char *path = exp_output_cfg_file(o);
+        if (path == NULL)
+            continue;
+        g_autofree char *dir = g_path_get_dirname(path);
+        if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0 || errno == ENOENT)
+            continue;
+        const char *why = g_strerror(errno);
+        const char *name = o->name != NULL ? o->name : o->uri;
+        if (o->rotate_interval_s != 0 || o->rotate_size != 0) {
+            fprintf(stderr, "ocellus: output %s: user %s cannot create files in %s (%s), so "
+                    "rotating %s would fail: make the directory writable by %s\n", name,
+                    pw->pw_name, dir, why, path, pw->pw_name);
+            ok = false;
+        } else {
+            fprintf(stderr, "ocellus: warning: output %s: user %s cannot create files in %s "
+                    "(%s): if %s is moved away, SIGHUP cannot create a new one and the old "
+                    "file is written on\n", name, pw->pw_name, dir, why, path);
+        }
+    }
+    if (seteuid(0) != 0 || setegid(egid) != 0 || setgroups((size_t)n_groups, groups) != 0)
+        abort(); /* never run with a half-switched identity */
+    return ok;
+}
+
+/*
+ * Gives the files of the outputs that are not rotated (just created or truncated by root) to
+ * @user, so that after the switch SIGHUP can reopen them (nginx does the same with its
+ * logs). Rotating outputs write their part file through the descriptor and create the next
+ * as that user. Only regular files: never a device or a pipe.
+ */
+static void give_output_files(const cfg_t *cfg, const char *user)
+{
+    const struct passwd *pw = getpwnam(user);
+    if (pw == NULL || geteuid() != 0 || pw->pw_uid == 0)
+        return;
+    for (unsigned i = 0; i < cfg->n_outputs; i++) {
+        const exp_output_cfg_t *o = &cfg->outputs[i];
+        g_autofree char *path = exp_output_cfg_file(o);
+        struct stat st;
+        if (path == NULL || o->rotate_interval_s != 0 || o->rotate_size != 0 ||
+            stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid == pw->pw_uid)
+            continue;
+        if (chown(path, pw->pw_uid, (gid_t)-1) != 0) {
+            g_autofree char *msg = g_strdup_printf(
+                "output %s: cannot give %s to user %s: %s; SIGHUP will not reopen it",
+                o->name != NULL ? o->name : o->uri, path, pw->pw_name, g_strerror(errno));
+            log_emit(LOG_WARNING, "warning: ", msg);
+        }
+    }
 }
 
 /* Builds the option table: fixed options plus one long option per configuration key. */
@@ -680,6 +819,20 @@ int main(int argc, char **argv)
             goto done_cfg;
         }
     }
+    /* Output settings and templates, with the errors exp_output_new() would give: so that
+     * --check-config passes only what start-up accepts, and so that a bad template in one
+     * output stops start-up before another output has created its file. */
+    for (unsigned i = 0; i < cfg.n_outputs; i++) {
+        if (!exp_output_cfg_check(&cfg.outputs[i], &error)) {
+            fprintf(stderr, "ocellus: %s\n", error->message);
+            status = EXIT_USAGE;
+            goto done_cfg;
+        }
+    }
+    if (cfg.user != NULL && geteuid() == 0 && !check_output_dirs(&cfg, cfg.user)) {
+        status = EXIT_USAGE;
+        goto done_cfg;
+    }
     if (check_config) {
         printf("ocellus: configuration OK\n");
         goto done_cfg;
@@ -753,6 +906,8 @@ int main(int argc, char **argv)
         status = output_cfg_error ? EXIT_USAGE : EXIT_RUNTIME;
         goto done_cfg;
     }
+    if (cfg.user != NULL)
+        give_output_files(&cfg, cfg.user);
     bool pid_written = false;
     if ((cfg.pid_file != NULL && !(pid_written = write_pid_file(cfg.pid_file))) ||
         (cfg.user != NULL && !drop_privileges(cfg.user))) {

@@ -93,6 +93,16 @@ typedef struct exp_stats {
 
 typedef struct exp_output exp_output_t;
 
+/* What exp_output_new() checks before it opens anything: the URI, the settings and, for the
+ * IPFIX outputs, the template file, with the same errors (EXP_ERROR_URI, EXP_ERROR_TEMPLATE).
+ * For --check-config. Setup only. */
+bool exp_output_cfg_check(const exp_output_cfg_t *cfg, GError **error);
+
+/* The file a json: or file: output writes (file: with rotation: the directory it writes
+ * into is that of this path), newly allocated; NULL for standard output, sockets and URIs
+ * that are not valid. */
+char *exp_output_cfg_file(const exp_output_cfg_t *cfg);
+
 /* Validates @cfg, loads its template, opens the file or socket and starts the output's
  * thread. Errors name the output and the URI (or the template file, line and element). */
 exp_output_t *exp_output_new(const exp_output_cfg_t *cfg, GError **error);
@@ -114,8 +124,19 @@ bool exp_output_wants_fields(const exp_output_t *out);
 /* Current counters; safe to call from the capture thread at any time. */
 void exp_output_get_stats(exp_output_t *out, exp_output_stats_t *stats);
 
-/* Reopens files (SIGHUP: log rotation by external tools). */
+/* SIGHUP: asks the output's thread to reopen its file (json:, file:) or, with rotation, to
+ * end the current file early; exp_output_reopen_status() tells when it is done. Never
+ * blocks; calling it again before it is done asks once more. */
 void exp_output_reopen(exp_output_t *out);
+
+typedef enum {
+    EXP_REOPEN_DONE,     /* done (or nothing to reopen: sockets, standard output) */
+    EXP_REOPEN_PENDING,  /* the thread has not got to it yet (busy writing) */
+    EXP_REOPEN_FAILED    /* @error names the file, why, and what is written meanwhile */
+} exp_reopen_status_t;
+
+/* The outcome of the last exp_output_reopen(). Capture thread, between batches. */
+exp_reopen_status_t exp_output_reopen_status(exp_output_t *out, GError **error);
 
 /* Delivers what is queued within @timeout_ms, then stops the thread, closes and frees the
  * output; records still undelivered count as lost. Returns false if some were lost.

@@ -20,7 +20,9 @@ typedef struct exp_sink_ops {
     /* Optional: write the statistics options record, after what was written so far
      * (NULL: the kind has none, JSON). */
     void (*stats)(exp_output_t *out, const exp_stats_t *st);
-    void (*reopen)(exp_output_t *out);  /* SIGHUP */
+    /* SIGHUP: reopen or rotate the file; false with @error (naming the file, and saying
+     * what is written meanwhile) when that failed. */
+    bool (*reopen)(exp_output_t *out, GError **error);
     void (*free)(exp_output_t *out);
     /* Optional: replaces the generic pop/write/flush loop of the output's thread, for a
      * sink that must decide itself when to take records out of the queue (tcp:// leaves
@@ -48,6 +50,10 @@ struct exp_output {
      * only wakes the thread up, these say what to do (read and cleared atomically; the
      * snapshot itself under queue.lock). */
     gint reopen_due;          /* SIGHUP */
+    /* Under queue.lock: reopens requested and done (the request number the thread last
+     * acted on), and the error of that one (NULL: it worked). */
+    unsigned reopen_wanted, reopen_done;
+    GError *reopen_error;
     gint stats_due;           /* stats_snap holds a snapshot not yet taken */
     exp_stats_t stats_snap;
     uint64_t stats_after;     /* records accepted into the queue before the snapshot */

@@ -139,7 +139,8 @@ typedef struct {
     bool keep_part;            /* the part file could not be renamed: append, never truncate */
 } exp_ipfix_t;
 
-static void rotate(exp_output_t *out, exp_ipfix_t *s);
+static bool rotate(exp_output_t *out, exp_ipfix_t *s, GError **error);
+static void rotate_logged(exp_output_t *out, exp_ipfix_t *s);
 
 /* Writes one message to the file or socket; false (counted, logged) on failure. */
 static bool deliver(exp_output_t *out, exp_ipfix_t *s, size_t len)
@@ -273,7 +274,7 @@ static bool append(exp_output_t *out, exp_ipfix_t *s, uint16_t tid, uint8_t *rec
             (s->file_data_msgs > 0 || s->msg_records > 0) &&
             s->file_bytes + next > out->cfg.rotate_size) {
             emit(out, s, false);
-            rotate(out, s); /* always leaves an empty file with only templates */
+            rotate_logged(out, s); /* leaves a new session with only templates */
             next = next_msg_len(s, tid, wire);
         }
         if (!s->have_tid || s->tid != tid) {
@@ -310,7 +311,7 @@ static void ipfix_write(exp_output_t *out, const oc_flow_info_t *recs, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (rotate_time_due(s)) {
             emit(out, s, false);
-            rotate(out, s);
+            rotate_logged(out, s);
         }
         map_ipfix_family_t fam;
         size_t nrec = map_ipfix_fill(s->map, &recs[i], s->rec, &fam);
@@ -335,7 +336,7 @@ static void ipfix_flush(exp_output_t *out)
     exp_ipfix_t *s = out->sink;
     emit(out, s, false);
     if (rotate_time_due(s))
-        rotate(out, s);
+        rotate_logged(out, s);
 }
 
 /* file: the queue ran empty: write the message only once its first record has waited long
@@ -347,7 +348,7 @@ static void file_idle(exp_output_t *out)
         emit(out, s, false);
     if (rotate_time_due(s)) {
         emit(out, s, false);
-        rotate(out, s);
+        rotate_logged(out, s);
     }
 }
 
@@ -411,7 +412,7 @@ char *exp_file_part_name(const char *path)
 
 /* Moves the part file at @part (started at @start_us) to its first free timestamped name.
  * Only this process writes names derived from PATH, so checking before renaming is safe. */
-static bool publish(exp_output_t *out, const char *part, gint64 start_us)
+static bool publish(exp_output_t *out, const char *part, gint64 start_us, GError **error)
 {
     for (unsigned n = 0; n < 1000; n++) {
         g_autofree char *name = exp_file_rotated_name(out->path, start_us, n);
@@ -420,32 +421,52 @@ static bool publish(exp_output_t *out, const char *part, gint64 start_us)
             continue;
         if (rename(part, name) == 0)
             return true;
-        exp_output_failure(out, "cannot rename %s to %s: %s", part, name, g_strerror(errno));
+        g_set_error(error, EXP_ERROR, EXP_ERROR_IO, "cannot rename %s to %s: %s", part, name,
+                    g_strerror(errno));
         return false;
     }
-    exp_output_failure(out, "cannot rename %s: 1000 files already carry its time", part);
+    g_set_error(error, EXP_ERROR, EXP_ERROR_IO,
+                "cannot rename %s: 1000 files already carry its time", part);
     return false;
 }
 
-/* Closes the part file and renames it, or deletes it if it holds no data record. */
+/* Shutdown: closes the part file and renames it, or deletes it if it holds no data record. */
 static void finish_file(exp_output_t *out, exp_ipfix_t *s)
 {
     if (s->fd < 0)
         return;
     close(s->fd);
     s->fd = -1;
-    if (s->file_data_msgs == 0 && !s->keep_part)
+    GError *err = NULL;
+    if (s->file_data_msgs == 0 && !s->keep_part) {
         unlink(s->part_path);
-    else
-        s->keep_part = !publish(out, s->part_path, s->file_start_us);
-    /* nothing is in a file until the next one opens: no size rotation before then */
+    } else if (!publish(out, s->part_path, s->file_start_us, &err)) {
+        exp_output_failure(out, "%s; it stays as it is", err->message);
+        g_error_free(err);
+    }
+}
+
+/* Starts a file in @fd (the part file, empty or after the records of a file that could not
+ * be renamed): its size and times, then the templates of @s->fbuf, a fresh session. */
+static void begin_file(exp_output_t *out, exp_ipfix_t *s, int fd, bool keep_start)
+{
+    s->fd = fd;
     s->file_bytes = 0;
     s->file_data_msgs = 0;
+    gint64 now = g_get_real_time();
+    if (!keep_start)
+        s->file_start_us = now;
+    s->file_end_us = 0;
+    if (out->cfg.rotate_interval_s != 0) {
+        /* Boundaries at multiples of the interval since the epoch: 300 s gives :00, :05... */
+        gint64 iv = (gint64)out->cfg.rotate_interval_s * G_USEC_PER_SEC;
+        s->file_end_us = (now / iv + 1) * iv;
+    }
+    send_templates(out, s);
 }
 
 /* Opens a new part file (truncating, unless it holds records that could not be renamed: a
- * second session then follows them in the same file) and writes the templates of @s->fbuf, a fresh session,
- * into it. */
+ * second session then follows them in the same file) and begins it. */
 static bool start_file(exp_output_t *out, exp_ipfix_t *s, GError **error)
 {
     int fd = open(s->part_path,
@@ -455,30 +476,47 @@ static bool start_file(exp_output_t *out, exp_ipfix_t *s, GError **error)
                     g_strerror(errno));
         return false;
     }
-    s->fd = fd;
-    s->file_bytes = 0;
-    s->file_data_msgs = 0;
-    s->file_start_us = g_get_real_time();
-    s->file_end_us = 0;
-    if (out->cfg.rotate_interval_s != 0) {
-        /* Boundaries at multiples of the interval since the epoch: 300 s gives :00, :05... */
-        gint64 iv = (gint64)out->cfg.rotate_interval_s * G_USEC_PER_SEC;
-        s->file_end_us = (s->file_start_us / iv + 1) * iv;
-    }
-    send_templates(out, s);
+    begin_file(out, s, fd, false);
     return true;
 }
 
-/* Ends the current file and continues in a new one with a new session. On failure to open
- * the new file, records are counted lost until a later rotation (or SIGHUP) succeeds. */
-static void rotate(exp_output_t *out, exp_ipfix_t *s)
+/*
+ * Ends the current file and continues in a new one with a new session. The part file is
+ * renamed while still open, so when the directory refuses the rename (read-only, or not
+ * writable by the user ocellus switched to) nothing is lost: the new session follows in the
+ * same part file, which is renamed at a later rotation. A file without data records is
+ * started over in place, which needs no access to the directory. Only when the rename
+ * worked and the new part file cannot be created are records lost, until a later rotation
+ * (or SIGHUP) succeeds. False, with @error saying which of these happened, on a failure.
+ */
+static bool rotate(exp_output_t *out, exp_ipfix_t *s, GError **error)
 {
     GError *err = NULL;
-    finish_file(out, s);
-    fBuf_t *fbuf = exp_ipfix_fbuf_new(out, s->model, s->map, s->msg, s->msg_size, &err);
+    int keep_fd = -1;          /* go on writing this file (still the part file) */
+    bool keep_start = false;   /* ... whose name keeps its start time */
+    if (s->fd >= 0 && s->file_data_msgs == 0 && !s->keep_part) {
+        if (ftruncate(s->fd, 0) == 0 && lseek(s->fd, 0, SEEK_SET) == 0) {
+            keep_fd = s->fd;
+        } else {
+            close(s->fd);
+            unlink(s->part_path);
+        }
+    } else if (s->fd >= 0) {
+        if (publish(out, s->part_path, s->file_start_us, &err)) {
+            close(s->fd);
+            s->keep_part = false;
+        } else {
+            keep_fd = s->fd;
+            keep_start = true;
+            s->keep_part = true;
+        }
+    }
+    s->fd = -1;
+    GError *ferr = NULL;
+    fBuf_t *fbuf = exp_ipfix_fbuf_new(out, s->model, s->map, s->msg, s->msg_size, &ferr);
     if (fbuf == NULL) {
-        exp_output_failure(out, "%s", err->message);
-        g_error_free(err);
+        exp_output_failure(out, "%s", ferr->message);
+        g_error_free(ferr);
     } else {
         fBufFree(s->fbuf);
         s->fbuf = fbuf;
@@ -488,13 +526,37 @@ static void rotate(exp_output_t *out, exp_ipfix_t *s)
         s->msg_flows = 0;
         s->msg_len = 0;
     }
-    if (!start_file(out, s, &err)) {
-        exp_output_failure(out, "%s", err->message);
+    if (keep_fd >= 0) {
+        begin_file(out, s, keep_fd, keep_start);
+        if (err == NULL)
+            return true;
+        g_set_error(error, EXP_ERROR, EXP_ERROR_IO, "%s; still writing %s", err->message,
+                    s->part_path);
         g_error_free(err);
+        return false;
+    }
+    if (!start_file(out, s, &err)) {
+        g_set_error(error, EXP_ERROR, EXP_ERROR_OPEN,
+                    "%s; records are lost until a rotation succeeds", err->message);
+        g_error_free(err);
+        s->file_bytes = 0; /* nothing is in a file until the next one opens */
+        s->file_data_msgs = 0;
         /* try again at the next interval, or in a second without one */
         s->file_start_us = g_get_real_time();
         s->file_end_us = s->file_start_us + (out->cfg.rotate_interval_s != 0 ?
                          (gint64)out->cfg.rotate_interval_s : 1) * G_USEC_PER_SEC;
+        return false;
+    }
+    return true;
+}
+
+/* A rotation the output decided itself (time or size): failures go to the log. */
+static void rotate_logged(exp_output_t *out, exp_ipfix_t *s)
+{
+    GError *err = NULL;
+    if (!rotate(out, s, &err)) {
+        exp_output_failure(out, "rotation: %s", err->message);
+        g_error_free(err);
     }
 }
 
@@ -631,7 +693,13 @@ static bool file_open(exp_output_t *out, GError **error)
         if (stat(s->part_path, &st) == 0 && st.st_size > 0) {
             /* Left by a run that did not end cleanly: keep it, named by its last change. */
             g_message("output %s: keeping %s left by an earlier run", out->name, s->part_path);
-            s->keep_part = !publish(out, s->part_path, (gint64)st.st_mtime * G_USEC_PER_SEC);
+            GError *err = NULL;
+            s->keep_part = !publish(out, s->part_path, (gint64)st.st_mtime * G_USEC_PER_SEC,
+                                    &err);
+            if (s->keep_part) {
+                exp_output_failure(out, "%s; appending to it", err->message);
+                g_error_free(err);
+            }
         }
         if (!start_file(out, s, error)) {
             g_prefix_error(error, "output %s: ", out->name);
@@ -648,26 +716,26 @@ static bool file_open(exp_output_t *out, GError **error)
 }
 
 /* SIGHUP: an external tool moved the file away; continue in a new one with templates.
- * A rotating output ends its current file instead. */
-static void file_reopen(exp_output_t *out)
+ * A rotating output ends its current file instead. When the file cannot be opened, the one
+ * open so far stays open and written, and @error says so. */
+static bool file_reopen(exp_output_t *out, GError **error)
 {
     exp_ipfix_t *s = out->sink;
     emit(out, s, false);
-    if (s->rotating) {
-        rotate(out, s); /* SIGHUP ends the current file early */
-        return;
-    }
-    GError *err = NULL;
-    int fd = open_file(out->path, true, &err);
+    if (s->rotating)
+        return rotate(out, s, error); /* SIGHUP ends the current file early */
+    int fd = open(out->path, O_WRONLY | O_CREAT | O_CLOEXEC | O_APPEND, 0644);
     if (fd < 0) {
-        exp_output_failure(out, "%s", err->message);
-        g_error_free(err);
-        return;
+        g_set_error(error, EXP_ERROR, EXP_ERROR_OPEN,
+                    "cannot open %s: %s; still writing the file it had open", out->path,
+                    g_strerror(errno));
+        return false;
     }
     if (s->fd >= 0)
         close(s->fd);
     s->fd = fd;
     s->templates_due = true;
+    return true;
 }
 
 static bool udp_open(exp_output_t *out, GError **error)
@@ -710,9 +778,11 @@ static bool udp_open(exp_output_t *out, GError **error)
     return true;
 }
 
-static void udp_reopen(exp_output_t *out)
+static bool udp_reopen(exp_output_t *out, GError **error)
 {
     (void)out; /* nothing to reopen; templates follow their own timer */
+    (void)error;
+    return true;
 }
 
 const exp_sink_ops_t exp_ipfix_file_ops = {

@@ -79,22 +79,25 @@ static void json_write(exp_output_t *out, const oc_flow_info_t *recs, size_t n)
     }
 }
 
-static void json_reopen(exp_output_t *out)
+/* SIGHUP: appends to PATH (a new file if it was moved away); when that fails the file open
+ * so far stays open and written, and @error says so. */
+static bool json_reopen(exp_output_t *out, GError **error)
 {
     exp_json_t *s = out->sink;
     if (s->is_stdout)
-        return;
+        return true;
     json_flush(out);
-    GError *err = NULL;
-    FILE *fp = json_fopen(out->path, "ae", &err);
+    FILE *fp = fopen(out->path, "ae");
     if (fp == NULL) {
-        exp_output_failure(out, "%s", err->message);
-        g_error_free(err);
-        return;
+        g_set_error(error, EXP_ERROR, EXP_ERROR_OPEN,
+                    "cannot open %s: %s; still writing the file it had open", out->path,
+                    g_strerror(errno));
+        return false;
     }
     if (s->fp != NULL)
         fclose(s->fp);
     s->fp = fp;
+    return true;
 }
 
 static void json_free(exp_output_t *out)

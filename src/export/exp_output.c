@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "export/exp_internal.h"
+#include "export/exp_ipfix.h"
 
 G_DEFINE_QUARK(exp-error-quark, exp_error)
 
@@ -202,6 +202,21 @@ static bool check_cfg(const exp_output_t *out, GError **error)
     return true;
 }
 
+/* Reopens on the output's thread and leaves the outcome for exp_output_reopen_status(). */
+static void do_reopen(exp_output_t *out)
+{
+    g_mutex_lock(&out->queue.lock);
+    unsigned wanted = out->reopen_wanted;
+    g_mutex_unlock(&out->queue.lock);
+    GError *err = NULL;
+    out->ops->reopen(out, &err);
+    g_mutex_lock(&out->queue.lock);
+    out->reopen_done = wanted;
+    g_clear_error(&out->reopen_error);
+    out->reopen_error = err;
+    g_mutex_unlock(&out->queue.lock);
+}
+
 /* The loop of every sink without its own: pop a batch, write it, let the sink flush (or
  * decide to wait) when the ring ran empty, write a statistics record once the records
  * submitted before it are written, stop once closing and drained (or at once on abort). */
@@ -239,7 +254,7 @@ static void generic_loop(exp_output_t *out)
         if (st.empty)
             (out->ops->idle != NULL ? out->ops->idle : out->ops->flush)(out);
         if (g_atomic_int_compare_and_exchange(&out->reopen_due, 1, 0))
-            out->ops->reopen(out);
+            do_reopen(out);
         if (st.closing && st.empty)
             break;
     }
@@ -269,6 +284,7 @@ static void output_free(exp_output_t *out)
     if (out->queue.ring != NULL)
         exp_queue_clear(&out->queue);
     g_cond_clear(&out->done_cond);
+    g_clear_error(&out->reopen_error);
     g_free(out->name);
     g_free(out->uri);
     g_free(out->template_path);
@@ -278,7 +294,8 @@ static void output_free(exp_output_t *out)
     g_free(out);
 }
 
-exp_output_t *exp_output_new(const exp_output_cfg_t *cfg, GError **error)
+/* An output object with its URI parsed and its settings checked, nothing opened. */
+static exp_output_t *output_parse(const exp_output_cfg_t *cfg, GError **error)
 {
     if (cfg->uri == NULL) {
         g_set_error(error, EXP_ERROR, EXP_ERROR_URI, "output %s: no URI",
@@ -294,7 +311,58 @@ exp_output_t *exp_output_new(const exp_output_cfg_t *cfg, GError **error)
     out->cfg.uri = out->uri;
     out->cfg.template_path = out->template_path;
     g_cond_init(&out->done_cond);
-    if (!parse_uri(out, error) || !check_cfg(out, error) || !out->ops->open(out, error)) {
+    if (!parse_uri(out, error) || !check_cfg(out, error)) {
+        output_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+bool exp_output_cfg_check(const exp_output_cfg_t *cfg, GError **error)
+{
+    exp_output_t *out = output_parse(cfg, error);
+    if (out == NULL)
+        return false;
+    bool ok = true;
+    if (out->kind != EXP_KIND_JSON) {
+        /* the same loading as the IPFIX sinks' open(), which start-up runs */
+        fbInfoModel_t *model = NULL;
+        map_ipfix_t *map = NULL;
+        ok = exp_ipfix_load(out, &model, &map, error);
+        if (ok) {
+            /* ... and the templates libfixbuf is given, which it may refuse */
+            uint8_t msg[EXP_STATS_RECORD_SIZE];
+            fBuf_t *fbuf = exp_ipfix_fbuf_new(out, model, map, msg, sizeof msg, error);
+            ok = fbuf != NULL;
+            if (fbuf != NULL)
+                fBufFree(fbuf);
+        }
+        map_ipfix_free(map);
+        if (model != NULL)
+            fbInfoModelFree(model);
+    }
+    output_free(out);
+    return ok;
+}
+
+char *exp_output_cfg_file(const exp_output_cfg_t *cfg)
+{
+    exp_output_t *out = output_parse(cfg, NULL);
+    if (out == NULL)
+        return NULL;
+    char *path = NULL;
+    if ((out->kind == EXP_KIND_JSON || out->kind == EXP_KIND_FILE) && strcmp(out->path, "-") != 0)
+        path = g_strdup(out->path);
+    output_free(out);
+    return path;
+}
+
+exp_output_t *exp_output_new(const exp_output_cfg_t *cfg, GError **error)
+{
+    exp_output_t *out = output_parse(cfg, error);
+    if (out == NULL)
+        return NULL;
+    if (!out->ops->open(out, error)) {
         output_free(out);
         return NULL;
     }
@@ -331,8 +399,27 @@ void exp_output_get_stats(exp_output_t *out, exp_output_stats_t *stats)
 
 void exp_output_reopen(exp_output_t *out)
 {
+    if (out->ops->run != NULL)
+        return; /* tcp://: nothing to reopen */
+    g_mutex_lock(&out->queue.lock);
+    out->reopen_wanted++;
+    g_mutex_unlock(&out->queue.lock);
     g_atomic_int_set(&out->reopen_due, 1);
     exp_queue_set_request(&out->queue);
+}
+
+exp_reopen_status_t exp_output_reopen_status(exp_output_t *out, GError **error)
+{
+    exp_reopen_status_t st = EXP_REOPEN_DONE;
+    g_mutex_lock(&out->queue.lock);
+    if (out->reopen_done != out->reopen_wanted && !out->done) {
+        st = EXP_REOPEN_PENDING;
+    } else if (out->reopen_error != NULL) {
+        st = EXP_REOPEN_FAILED;
+        g_propagate_error(error, g_error_copy(out->reopen_error));
+    }
+    g_mutex_unlock(&out->queue.lock);
+    return st;
 }
 
 void exp_output_submit_stats(exp_output_t *out, const exp_stats_t *stats)

@@ -40,6 +40,10 @@ def tmpl(name, text):
 BAD_ELEM = tmpl('bad.tmpl', '# comment\nsourceIPv4Address\nbogusElement\n')
 DUP_ELEM = tmpl('dup.tmpl', 'sourceIPv4Address\ndestinationIPv4Address\nsourceIPv4Address\n')
 TWO_ELEM = tmpl('two.tmpl', 'sourceIPv4Address destinationIPv4Address\n')
+BAD_PEN = tmpl('badpen.tmpl', 'sourceIPv4Address\n# pen/id with a 33-bit enterprise number\n'
+               '4294967296/1\n')
+NO_VALUE = tmpl('novalue.tmpl', 'sourceIPv4Address\nsamplingInterval\n')
+EMPTY_TMPL = tmpl('empty.tmpl', '# every element commented out\n# sourceIPv4Address\n')
 NO_TMPL = os.path.join(TMP, 'none.tmpl')
 OUT_FILE = os.path.join(OUTDIR, 'flows.ipfix')
 
@@ -196,6 +200,18 @@ CASES = [
      % (OUT_FILE, TWO_ELEM), [], 2,
      "output f: %s:1: one information element per line expected, got "
      "'sourceIPv4Address destinationIPv4Address'" % TWO_ELEM),
+    # Also through --check-config (below), which loads every template the outputs name: a
+    # broken one in the second output, of another kind (udp://), is found as at start.
+    ('template bad pen/id', '[output f]\nuri = file:%s\ntemplate = %s\n'
+     % (OUT_FILE, BAD_PEN), [], 2,
+     "output f: %s:3: '4294967296/1' is not a valid pen/id (enterprise number 0..4294967295, "
+     "element id 1..32767)" % BAD_PEN),
+    ('template element without a value', '[output f]\nuri = file:%s\n[output u]\n'
+     'uri = udp://127.0.0.1:4739\ntemplate = %s\n' % (OUT_FILE, NO_VALUE), [], 2,
+     'output u: %s:2: information element samplingInterval (0/34) has no value in ocellus '
+     'records' % NO_VALUE),
+    ('template without elements', '[output t]\nuri = tcp://127.0.0.1:4739\ntemplate = %s\n'
+     % EMPTY_TMPL, [], 2, 'output t: %s: no information element for IPv4 flows' % EMPTY_TMPL),
     # --- privileges --------------------------------------------------------------------
     ('user that does not exist', '[daemon]\nuser = oc-no-such-user\n', [], 2,
      "[daemon] user (--user): no such user 'oc-no-such-user'"),
@@ -266,8 +282,9 @@ for name, text, extra, rc, want in CASES:
     args = [a for a in args if a != '--no-read']
     want = want.replace('{f}', INI).replace('{t}', TDIR)
     check(name, run(args), rc, want, prefix=name == 'filter that does not compile')
-    # --check-config reports the same error (2) for what it checks: the file and options.
-    if rc == 2 and text is not None and not want.startswith('output ') and '-i' not in extra \
+    # --check-config reports the same error (2) for what it checks: the file, the options,
+    # the outputs' settings and their template files.
+    if rc == 2 and text is not None and '-i' not in extra \
             and 'cannot be used together' not in want:
         check(name + ' (--check-config)', run(['--check-config'] + args), 2, want)
 

@@ -11,9 +11,17 @@
 # control bytes '?', DNS labels in presentation form ('.', '\' and control bytes escaped as
 # \. \\ \DDD). The expected strings are computed here from those rules and the bytes sent.
 # The output files and the pid file must not be group or world writable (umask 000
-# notwithstanding) and must belong to root (created before the switch). No log line carries
+# notwithstanding). Outputs are created as root before the switch; those not rotated are then
+# given to nobody (so SIGHUP can reopen them), the pid file stays root's. No log line carries
 # wire data: standard error must hold none of the hostile bytes and be valid UTF-8 without
 # control characters.
+#
+# SIGHUP after the switch (README, Privileges): a json: output whose file was moved out of
+# root's directory cannot be replaced there by nobody, which ocellus warned about at start:
+# the warning names the file and the reason, the success line is not printed, and the moved
+# file goes on receiving records. A rotating file: output in a directory nobody may write
+# rotates on SIGHUP: the finished file is renamed, the new one belongs to nobody, mode 0644.
+# The same rotating output in root's directory is refused at start (exit 2, nothing created).
 #
 # Needs root (namespace, capture, setuid); skips (77) without it.
 set -u
@@ -60,12 +68,17 @@ wait_for() {
 }
 
 # The outputs go to a directory of their own, so anything else written there is a finding.
+# ROT belongs to nobody: the rotating output's files.
 OUT=$OC_TMP/out
-mkdir "$OUT" && chmod 755 "$OC_TMP" "$OUT" || fail "cannot create $OUT"
+ROT=$OC_TMP/rot
+mkdir "$OUT" "$ROT" && chmod 755 "$OC_TMP" "$OUT" "$ROT" && chown nobody "$ROT" ||
+    fail "cannot create $OUT and $ROT"
 cat >"$OC_TMP/ocellus.ini" <<EOF
 [capture]
 interface = $VA
 filter = host $PEER
+[flow]
+idle_timeout = 1
 [daemon]
 user = nobody
 pid_file = $OUT/ocellus.pid
@@ -74,7 +87,33 @@ stats_interval = 0
 uri = json:$OUT/flows.json
 [output ipfix]
 uri = file:$OUT/flows.ipfix
+[output moved]
+uri = json:$OUT/moved.json
+[output rot]
+uri = file:$ROT/flows.ipfix
+rotate_interval = 3600
 EOF
+
+# --- a rotating output nobody could not rotate: refused before anything is created ----
+cat >"$OC_TMP/refused.ini" <<EOF
+[daemon]
+user = nobody
+[output r]
+uri = file:$OUT/r.ipfix
+rotate_interval = 60
+EOF
+# A classic pcap header (Ethernet) and no packet.
+printf '\324\303\262\241\002\000\004\000\000\000\000\000\000\000\000\000\377\377\000\000\001\000\000\000' \
+    >"$OC_TMP/empty.pcap"
+REFUSED="ocellus: output r: user nobody cannot create files in $OUT (Permission denied), so rotating $OUT/r.ipfix would fail: make the directory writable by nobody"
+for args in --check-config "-r $OC_TMP/empty.pcap"; do
+    rc=0
+    "$OCELLUS" -c "$OC_TMP/refused.ini" $args >"$OC_TMP/refused.out" 2>"$OC_TMP/refused.err" || rc=$?
+    [ $rc -eq 2 ] && [ "$(cat "$OC_TMP/refused.err")" = "$REFUSED" ] &&
+        [ ! -s "$OC_TMP/refused.out" ] ||
+        fail "$args: exit $rc, stderr '$(cat "$OC_TMP/refused.err")', expected 2 and '$REFUSED'"
+    [ -z "$(ls -A "$OUT")" ] || fail "$args: created $(ls -A "$OUT")"
+done
 
 # Servers on the host end: read what the client sends until it closes.
 "$PYTHON3" - "$HOST" "$OC_TMP/servers.ready" <<'EOF' &
@@ -126,8 +165,8 @@ ntasks=$(ls /proc/$OC/task | wc -l)
 for fd in /proc/$OC/fd/*; do
     target=$(readlink "$fd") || continue
     case $target in
-    "$OUT/flows.json" | "$OUT/.flows.ipfix.part" | "$OUT/flows.ipfix" | "$OC_TMP/stdout" | \
-        "$OC_TMP/stderr" | /dev/null | socket:* | pipe:* | anon_inode:*) ;;
+    "$OUT/flows.json" | "$OUT/flows.ipfix" | "$OUT/moved.json" | "$ROT/.flows.ipfix.part" | \
+        "$OC_TMP/stdout" | "$OC_TMP/stderr" | /dev/null | socket:* | pipe:* | anon_inode:*) ;;
     *) fail "ocellus holds $target open (fd $fd)" ;;
     esac
 done
@@ -163,6 +202,45 @@ running() {
     [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]
 }
 running "$OC" || fail "ocellus died on the hostile traffic: $(cat "$OC_TMP/stderr")"
+
+# --- SIGHUP as nobody: one reopen refused, one rotation done -------------------------
+# At start: a warning for each output in root's directory, naming the file.
+for name in json ipfix moved; do
+    case $name in json) f=flows.json ;; ipfix) f=flows.ipfix ;; moved) f=moved.json ;; esac
+    grep -qxF "ocellus: warning: output $name: user nobody cannot create files in $OUT (Permission denied): if $OUT/$f is moved away, SIGHUP cannot create a new one and the old file is written on" \
+        "$OC_TMP/stderr" || fail "no start-up warning for $OUT/$f: $(cat "$OC_TMP/stderr")"
+done
+! grep -q "output rot: user nobody" "$OC_TMP/stderr" || fail "warned about $ROT, which nobody may write"
+lines() { [ -e "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
+# The three flows end (idle_timeout 1 s), so the rotating output has records to finish a file.
+wait_for 10 lines "$OUT/moved.json" 3 || fail "the flows did not end: $(cat "$OC_TMP/stderr")"
+mv "$OUT/moved.json" "$OC_TMP/moved.json.1"
+kill -HUP "$OC"
+wait_for 10 grep -q "SIGHUP: reopened the log and" "$OC_TMP/stderr" ||
+    fail "no SIGHUP line: $(cat "$OC_TMP/stderr")"
+grep -qxF "ocellus: warning: SIGHUP: output moved: cannot open $OUT/moved.json: Permission denied; still writing the file it had open" \
+    "$OC_TMP/stderr" || fail "no SIGHUP warning naming $OUT/moved.json: $(cat "$OC_TMP/stderr")"
+grep -qxF "ocellus: warning: SIGHUP: reopened the log and 3 of 4 outputs" "$OC_TMP/stderr" ||
+    fail "SIGHUP: no '3 of 4 outputs' line: $(cat "$OC_TMP/stderr")"
+! grep -q "SIGHUP: reopened the log and 4 outputs" "$OC_TMP/stderr" ||
+    fail "SIGHUP: the success line was printed although a reopen failed"
+[ "$(grep -c "SIGHUP:" "$OC_TMP/stderr")" -eq 2 ] || fail "SIGHUP: other lines: $(cat "$OC_TMP/stderr")"
+# The rotation: the finished file under its time stamp, a new part file of nobody's.
+set -- $(stat -c '%U %a' "$ROT/.flows.ipfix.part" 2>/dev/null)
+[ "${1-}" = nobody ] && [ "${2-}" = 644 ] ||
+    fail "$ROT/.flows.ipfix.part after SIGHUP: '$*', expected 'nobody 644'"
+set -- "$ROT"/flows.2*.ipfix
+[ $# -eq 1 ] && [ -s "$1" ] || fail "SIGHUP did not rotate: $(ls -la "$ROT")"
+FIRST=$1
+# The moved file is still written: one more flow reaches it after the SIGHUP line (a late
+# flow of the first traffic may reach it too, and then also the new rotating file).
+N=$(wc -l <"$OC_TMP/moved.json.1")
+ip netns exec "$NS" "$PYTHON3" -c \
+    'import socket, sys; socket.create_connection((sys.argv[1], 8080)).close()' "$HOST" ||
+    fail "cannot connect after SIGHUP"
+wait_for 10 lines "$OC_TMP/moved.json.1" $((N + 1)) ||
+    fail "the moved file got no record after SIGHUP: $(cat "$OC_TMP/stderr")"
+[ ! -e "$OUT/moved.json" ] || fail "$OUT/moved.json exists: created in root's directory?"
 kill -TERM "$OC"
 rc=0
 wait "$OC" || rc=$?
@@ -176,11 +254,27 @@ for f in "$OUT"/* "$OUT"/.[!.]*; do
     *) fail "unexpected file $f" ;;
     esac
     set -- $(stat -c '%u %g %a' "$f")
-    [ "$1" = 0 ] && [ "$2" = 0 ] || fail "$f: owner $1:$2, expected 0:0 (created before the switch)"
+    case $f in
+    *.pid) want=0 ;;
+    *) want=$NOBODY_UID ;; # created by root, given to nobody so that SIGHUP can reopen it
+    esac
+    [ "$1" = "$want" ] && [ "$2" = 0 ] || fail "$f: owner $1:$2, expected $want:0"
     [ $((0$3 & 022)) -eq 0 ] || fail "$f: mode $3 is group or world writable (umask 000 run)"
     [ $((0$3 & 0111)) -eq 0 ] || fail "$f: mode $3 is executable"
 done
 [ -s "$OUT/flows.json" ] && [ -s "$OUT/flows.ipfix" ] || fail "an output file is missing or empty"
+# The rotating output: the file finished on SIGHUP (created by root before the switch) and
+# the one finished at exit (created by nobody after it); no part file left.
+for f in "$ROT"/* "$ROT"/.[!.]*; do
+    [ -e "$f" ] || continue
+    set -- $(stat -c '%U %a' "$f")
+    case $f in
+    "$FIRST") [ "$1" = root ] || fail "$f: owner $1, expected root" ;;
+    "$ROT"/flows.2*.ipfix) [ "$1" = nobody ] && [ "$2" = 644 ] || fail "$f: $1 $2, expected nobody 644" ;;
+    *) fail "unexpected file $f" ;;
+    esac
+done
+[ "$(ls -A "$ROT" | wc -l)" -eq 2 ] || fail "$ROT: $(ls -la "$ROT"), expected two files: $(cat "$OC_TMP/stderr")"
 # The pid file could not be removed by nobody (root's directory): it stays, as main.c says.
 [ "$(cat "$OUT/ocellus.pid" 2>/dev/null)" = "$OC" ] || fail "pid file: '$(cat "$OUT/ocellus.pid")', expected $OC"
 
