@@ -10,9 +10,9 @@ machine is shared and noisy; the figures printed are medians. CPU time is user +
 from wait4(), so other load on the machine does not count against us; peak RSS is ru_maxrss.
 
 Before timing anything, the records of one ocellus run are checked against the generator's
-truth (every flow, its packets and octets per direction), so a fast wrong answer cannot look
-good. Nothing here is a pass/fail test: the targets of the speed issue are printed next to
-the figures.
+truth (every flow, its packets and octets per direction, and the application DPI must name),
+so a fast wrong answer cannot look good. Nothing here is a pass/fail test: the targets of the
+speed issue are printed next to the figures.
 """
 import argparse
 import hashlib
@@ -73,12 +73,14 @@ def capture(builddir, name):
 
 
 def truth_stats(truth):
-    """Packets, flows (distinct 5-tuples and VLAN) and most flows active at once.
+    """Packets, flows (distinct 5-tuples and VLAN), their spans and the flows with an
+    application payload (a record that names the application).
 
     A flow occupies the table from its first packet until its last record ends, plus the
     idle timeout the truth assumes (an upper bound for flows closed by TCP)."""
     pkts = 0
     spans = {}
+    labelled = set()
     with open(truth) as f:
         for line in f:
             r = json.loads(line)
@@ -90,7 +92,9 @@ def truth_stats(truth):
             s = spans.setdefault(key, [r["flowStartMilliseconds"], 0])
             s[0] = min(s[0], r["flowStartMilliseconds"])
             s[1] = max(s[1], r["flowEndMilliseconds"])
-    return pkts, len(spans), spans
+            if "applicationName" in r:
+                labelled.add(key)
+    return pkts, len(spans), spans, len(labelled)
 
 
 def peak_active(spans, hold_ms):
@@ -161,16 +165,18 @@ def main():
         for name in o.captures.split(","):
             pcap, truth = capture(b, name)
             _, chk_eng, eng = CAPTURES[name]
-            pkts, flows, spans = truth_stats(truth)
+            pkts, flows, spans, labelled = truth_stats(truth)
             idle_ms = int(eng[eng.index("--idle-timeout") + 1]) * 1000
             active = peak_active(spans, idle_ms)
             size = os.path.getsize(pcap)
             print(f"\ncapture ({name}): {pcap}\n  {pkts} packets, {flows} flows, "
                   f"about {active} active at once, {size / pkts:.0f} bytes per packet "
-                  f"in the file")
+                  f"in the file\n  {labelled} flows ({100 * labelled / flows:.0f}%) carry "
+                  f"HTTP, TLS, SSH, SMTP or DNS messages the DPI must name")
             if not o.no_check:
                 out = os.path.join(tmp, "check.jsonl")
-                run([exe, "-r", pcap, "--no-dpi", *chk_eng, "-o", "json:" + out], env)
+                # With DPI on, so that the applications the truth names are checked too.
+                run([exe, "-r", pcap, *chk_eng, "-o", "json:" + out], env)
                 chk = subprocess.run([sys.executable, os.path.join(
                     srcdir, "tests", "integration", "check_flows.py"), truth, out],
                     capture_output=True, text=True)

@@ -16,6 +16,16 @@
  * truth is unambiguous. All randomness comes from one seeded splitmix64 stream, and every
  * multi-byte field is written in a fixed byte order, so the same options give byte-identical
  * files on every host.
+ *
+ * Flows to the well-known ports of HTTP (80, 8080), TLS (443, 993), SSH, SMTP and DNS carry
+ * real protocol messages, so that a DPI engine has something to identify: the first payload
+ * of each side of a connection is the protocol's opening message (request and status line,
+ * ClientHello and ServerHello, banners, greeting and EHLO, every DNS datagram), later
+ * payloads keep a printable pattern, like application data after a handshake. The model
+ * gives those packets a size the message fits exactly before the truth is derived, and the
+ * truth names the application (applicationName) of each record that holds such a message
+ * or follows one in the same connection. A flow whose size caps leave no room for its
+ * messages keeps the pattern and has no label.
  */
 #include "config.h"
 
@@ -61,6 +71,17 @@ enum { END_IDLE = 1, END_ACTIVE = 2, END_TCP = 3, END_FORCED = 4 };
 
 #define SYN_OPTS_LEN 12 /* MSS 4, NOP, window scale 3, NOP, NOP, SACK permitted 2 */
 
+/* Application a flow's messages belong to (decided by its server port). */
+enum { APP_NONE = 0, APP_HTTP, APP_TLS, APP_SSH, APP_SMTP, APP_DNS };
+
+/* What a packet's payload holds. */
+enum {
+    L7_PATTERN = 0,  /* the printable pattern */
+    L7_CLIENT,       /* the client's opening message (every query for DNS) */
+    L7_SERVER,       /* the server's opening message (every response for DNS) */
+    L7_GREETING,     /* SMTP: the server speaks first */
+};
+
 typedef struct {
     uint64_t seed;
     unsigned flows;
@@ -90,7 +111,8 @@ typedef struct {
     uint8_t side;      /* SIDE_CLIENT or SIDE_SERVER: who sent it */
     uint8_t tcp_flags;
     uint8_t icmp_type;
-    uint8_t syn_opts;  /* TCP options of a SYN are present */
+    uint8_t syn_opts : 1; /* TCP options of a SYN are present */
+    uint8_t l7 : 7;       /* L7_*: what the payload holds (bit-fields keep pkt_t at 32 bytes) */
 } pkt_t;
 
 /* A 5-tuple plus VLAN, shared by every connection a scenario runs on it (port reuse). */
@@ -108,6 +130,7 @@ typedef struct {
     uint8_t ttl[2];
     uint16_t ip_id[2]; /* advanced while rendering, in capture order */
     uint32_t index;
+    uint8_t app;       /* APP_*: APP_NONE when the payloads are all pattern */
 } flow_t;
 
 /* One expected flow record. */
@@ -119,6 +142,7 @@ typedef struct {
     uint64_t pkts[2], octets[2];
     uint8_t iflags[2], uflags[2];
     int icmp_tc[2];
+    uint8_t app; /* APP_*: the application the record must be labelled with, or APP_NONE */
 } rec_t;
 
 typedef enum {
@@ -293,6 +317,453 @@ static unsigned ip_len(const flow_t *f, const pkt_t *p)
     return (f->family == 4 ? 20 : 40) + l4_header_len(f, p) + p->payload;
 }
 
+/* ---- application messages ---------------------------------------------------------------- */
+
+/* Appends bytes at p + n; p NULL only counts, so one writer both sizes and renders. */
+typedef struct {
+    uint8_t *p;
+    size_t n;
+} wr_t;
+
+static void wr_bytes(wr_t *w, const void *b, size_t len)
+{
+    if (w->p != NULL)
+        memcpy(w->p + w->n, b, len);
+    w->n += len;
+}
+
+static void wr_fill(wr_t *w, uint8_t c, size_t len)
+{
+    if (w->p != NULL)
+        memset(w->p + w->n, c, len);
+    w->n += len;
+}
+
+static void wr_text(wr_t *w, const char *s)
+{
+    wr_bytes(w, s, strlen(s));
+}
+
+static void wr_u8(wr_t *w, unsigned v)
+{
+    uint8_t b = (uint8_t)v;
+    wr_bytes(w, &b, 1);
+}
+
+static void wr_u16(wr_t *w, unsigned v)
+{
+    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    wr_bytes(w, b, 2);
+}
+
+static void wr_u32(wr_t *w, uint32_t v)
+{
+    wr_u16(w, v >> 16);
+    wr_u16(w, v & 0xffff);
+}
+
+/* Writes a big-endian length of @width bytes at @off, for a header written before its body. */
+static void wr_len_at(wr_t *w, size_t off, unsigned width, size_t v)
+{
+    for (unsigned i = 0; w->p != NULL && i < width; i++)
+        w->p[off + i] = (uint8_t)(v >> (8 * (width - 1 - i)));
+}
+
+/* Bytes that look random (TLS randoms, key shares), fixed by the flow and @salt alone. */
+static void wr_random(wr_t *w, const flow_t *f, uint32_t salt, size_t len)
+{
+    uint64_t x = (uint64_t)f->index << 32 | salt;
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        uint8_t b[8];
+        for (int k = 0; k < 8; k++)
+            b[k] = (uint8_t)(z >> (8 * k));
+        wr_bytes(w, b, len - i < 8 ? len - i : 8);
+    }
+}
+
+/* The server's name: h<flow>.example.com (RFC 2606 names only). */
+static size_t host_name(const flow_t *f, char *out, size_t cap)
+{
+    return (size_t)snprintf(out, cap, "h%" PRIu32 ".example.com", f->index);
+}
+
+static unsigned digits(unsigned v)
+{
+    unsigned d = 1;
+    while (v >= 10) {
+        v /= 10;
+        d++;
+    }
+    return d;
+}
+
+/* A GET request; headers grow (a longer User-Agent, then an X-Pad header) to fill @size. */
+static size_t http_request(const flow_t *f, uint8_t *out, size_t size)
+{
+    char host[48], head[128];
+    host_name(f, host, sizeof host);
+    int hn = snprintf(head, sizeof head, "GET /index.html HTTP/1.1\r\nHost: %s\r\n"
+                      "User-Agent: ocgen/1", host);
+    static const char tail[] = "\r\nAccept: */*\r\n";
+    size_t base = (size_t)hn + strlen(tail) + 2;
+    size_t extra = size > base ? size - base : 0;
+    wr_t w = {out, 0};
+    wr_bytes(&w, head, (size_t)hn);
+    if (extra > 0 && extra < 9)
+        wr_fill(&w, '0', extra);
+    wr_text(&w, tail);
+    if (extra >= 9) {
+        wr_text(&w, "X-Pad: ");
+        wr_fill(&w, 'x', extra - 9);
+        wr_text(&w, "\r\n");
+    }
+    wr_text(&w, "\r\n");
+    return w.n;
+}
+
+/* A 200 response whose body (the pattern already in place) fills the rest of @size. */
+static size_t http_response(uint8_t *out, size_t size)
+{
+    static const char fmt[] = "HTTP/1.1 200 OK\r\nServer: ocgen%s\r\nContent-Type: text/html\r\n"
+                              "Content-Length: %u\r\n\r\n";
+    size_t fixed = strlen(fmt) - 4;
+    if (size < fixed + 2)
+        size = fixed + 2;
+    /* Where the length's digits cross a power of ten, one more byte of header settles it. */
+    for (size_t longer = 0; longer < 2; longer++) {
+        for (unsigned d = 1; d <= 5 && fixed + longer + d <= size; d++) {
+            unsigned body = (unsigned)(size - fixed - longer - d);
+            if (digits(body) != d)
+                continue;
+            char head[160];
+            int hn = snprintf(head, sizeof head, fmt, longer ? "1" : "", body);
+            if (out != NULL)
+                memcpy(out, head, (size_t)hn);
+            return (size_t)hn + body;
+        }
+    }
+    return 0;
+}
+
+/* A TLS 1.3 ClientHello (offering 1.2 too) with SNI; @sid session id bytes; @pad < 0: no
+ * padding extension (RFC 7685), else one with @pad zero bytes. */
+static void tls_client_hello_write(const flow_t *f, wr_t *w, unsigned sid, int pad)
+{
+    static const uint16_t ciphers[] = {0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030,
+                                       0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f,
+                                       0x0035};
+    static const uint16_t sigs[] = {0x0403, 0x0804, 0x0401, 0x0503,
+                                    0x0805, 0x0501, 0x0806, 0x0601};
+    char host[48];
+    size_t hl = host_name(f, host, sizeof host);
+    size_t rec = w->n;
+    wr_u8(w, 22);
+    wr_u16(w, 0x0301);
+    wr_u16(w, 0);
+    size_t hs = w->n;
+    wr_u8(w, 1);
+    wr_u8(w, 0);
+    wr_u16(w, 0);
+    wr_u16(w, 0x0303);
+    wr_random(w, f, 1, 32);
+    wr_u8(w, sid);
+    wr_random(w, f, 2, sid);
+    wr_u16(w, 2 * (sizeof ciphers / sizeof ciphers[0]));
+    for (size_t i = 0; i < sizeof ciphers / sizeof ciphers[0]; i++)
+        wr_u16(w, ciphers[i]);
+    wr_u8(w, 1); /* compression methods: null only */
+    wr_u8(w, 0);
+    size_t exts = w->n;
+    wr_u16(w, 0);
+    wr_u16(w, 0x0000); /* server_name */
+    wr_u16(w, (unsigned)hl + 5);
+    wr_u16(w, (unsigned)hl + 3);
+    wr_u8(w, 0);
+    wr_u16(w, (unsigned)hl);
+    wr_bytes(w, host, hl);
+    wr_u16(w, 0x000b); /* ec_point_formats: uncompressed */
+    wr_u16(w, 2);
+    wr_u8(w, 1);
+    wr_u8(w, 0);
+    wr_u16(w, 0x000a); /* supported_groups: x25519, secp256r1, secp384r1 */
+    wr_u16(w, 8);
+    wr_u16(w, 6);
+    wr_u16(w, 0x001d);
+    wr_u16(w, 0x0017);
+    wr_u16(w, 0x0018);
+    if (f->sport != 993) { /* ALPN: h2, http/1.1 */
+        wr_u16(w, 0x0010);
+        wr_u16(w, 14);
+        wr_u16(w, 12);
+        wr_u8(w, 2);
+        wr_text(w, "h2");
+        wr_u8(w, 8);
+        wr_text(w, "http/1.1");
+    }
+    wr_u16(w, 0x000d); /* signature_algorithms */
+    wr_u16(w, 2 + 2 * (sizeof sigs / sizeof sigs[0]));
+    wr_u16(w, 2 * (sizeof sigs / sizeof sigs[0]));
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        wr_u16(w, sigs[i]);
+    wr_u16(w, 0x002b); /* supported_versions: 1.3, 1.2 */
+    wr_u16(w, 5);
+    wr_u8(w, 4);
+    wr_u16(w, 0x0304);
+    wr_u16(w, 0x0303);
+    wr_u16(w, 0x0033); /* key_share: one x25519 share */
+    wr_u16(w, 38);
+    wr_u16(w, 36);
+    wr_u16(w, 0x001d);
+    wr_u16(w, 32);
+    wr_random(w, f, 3, 32);
+    if (pad >= 0) {
+        wr_u16(w, 0x0015);
+        wr_u16(w, (unsigned)pad);
+        wr_fill(w, 0, (size_t)pad);
+    }
+    wr_len_at(w, exts, 2, w->n - exts - 2);
+    wr_len_at(w, hs + 1, 3, w->n - hs - 4);
+    wr_len_at(w, rec + 3, 2, w->n - rec - 5);
+}
+
+/* The ClientHello, padded to @size: the padding extension takes 4 bytes or more, so a
+ * shortfall of 1 to 3 bytes is made up by a shorter session id. */
+static size_t tls_client_hello(const flow_t *f, uint8_t *out, size_t size)
+{
+    wr_t w = {NULL, 0};
+    tls_client_hello_write(f, &w, 32, -1);
+    unsigned sid = 32;
+    int pad = -1;
+    if (size > w.n) {
+        size_t extra = size - w.n;
+        if (extra >= 4) {
+            pad = (int)(extra - 4);
+        } else {
+            sid = 32 - (unsigned)(4 - extra);
+            pad = 0;
+        }
+    }
+    w = (wr_t){out, 0};
+    tls_client_hello_write(f, &w, sid, pad);
+    return w.n;
+}
+
+static void tls_server_hello_write(const flow_t *f, wr_t *w, unsigned sid)
+{
+    size_t rec = w->n;
+    wr_u8(w, 22);
+    wr_u16(w, 0x0303);
+    wr_u16(w, 0);
+    size_t hs = w->n;
+    wr_u8(w, 2);
+    wr_u8(w, 0);
+    wr_u16(w, 0);
+    wr_u16(w, 0x0303);
+    wr_random(w, f, 4, 32);
+    wr_u8(w, sid);
+    wr_random(w, f, 2, sid); /* echoes the client's session id */
+    wr_u16(w, 0x1301);       /* TLS_AES_128_GCM_SHA256 */
+    wr_u8(w, 0);
+    wr_u16(w, 46);
+    wr_u16(w, 0x002b); /* supported_versions: 1.3 */
+    wr_u16(w, 2);
+    wr_u16(w, 0x0304);
+    wr_u16(w, 0x0033); /* key_share */
+    wr_u16(w, 36);
+    wr_u16(w, 0x001d);
+    wr_u16(w, 32);
+    wr_random(w, f, 5, 32);
+    wr_len_at(w, hs + 1, 3, w->n - hs - 4);
+    wr_len_at(w, rec + 3, 2, w->n - rec - 5);
+}
+
+/* The ServerHello, then as TLS 1.3 servers do a ChangeCipherSpec and encrypted records (the
+ * rest of the server's flight) up to @size. */
+static size_t tls_server_hello(const flow_t *f, uint8_t *out, size_t size)
+{
+    wr_t w = {NULL, 0};
+    tls_server_hello_write(f, &w, 32);
+    size_t rest = size > w.n ? size - w.n : 0;
+    unsigned sid = 32;
+    if (rest > 0 && rest < 6) { /* too little for a record: a shorter session id makes room */
+        sid -= (unsigned)(6 - rest);
+        rest = 6;
+    }
+    w = (wr_t){out, 0};
+    tls_server_hello_write(f, &w, sid);
+    if (rest >= 12) {
+        static const uint8_t ccs[6] = {20, 3, 3, 0, 1, 1};
+        wr_bytes(&w, ccs, sizeof ccs);
+        rest -= sizeof ccs;
+    }
+    if (rest >= 6) {
+        wr_u8(&w, 23);
+        wr_u16(&w, 0x0303);
+        wr_u16(&w, (unsigned)(rest - 5));
+        wr_random(&w, f, 6, rest - 5);
+    }
+    return w.n;
+}
+
+/* A DNS query for h<flow>.example.com (A or AAAA), or its response with one answer. @opt:
+ * -2 no OPT record, -1 an OPT record without options, >= 0 one with a padding option
+ * (RFC 7830) of that many bytes. @seq numbers the exchanges of the flow. */
+static void dns_write(const flow_t *f, wr_t *w, unsigned seq, bool response, int opt)
+{
+    uint64_t h = ((uint64_t)f->index << 16 | seq) * 0x9e3779b97f4a7c15ULL;
+    bool aaaa = f->index % 2 == 1;
+    wr_u16(w, (unsigned)(h >> 48));
+    wr_u16(w, response ? 0x8180 : 0x0100);
+    wr_u16(w, 1);
+    wr_u16(w, response ? 1 : 0);
+    wr_u16(w, 0);
+    wr_u16(w, opt >= -1 ? 1 : 0);
+    char label[16];
+    int ln = snprintf(label, sizeof label, "h%" PRIu32, f->index);
+    wr_u8(w, (unsigned)ln);
+    wr_bytes(w, label, (size_t)ln);
+    wr_u8(w, 7);
+    wr_text(w, "example");
+    wr_u8(w, 3);
+    wr_text(w, "com");
+    wr_u8(w, 0);
+    wr_u16(w, aaaa ? 28 : 1);
+    wr_u16(w, 1);
+    if (response) {
+        wr_u16(w, 0xc00c); /* the question's name */
+        wr_u16(w, aaaa ? 28 : 1);
+        wr_u16(w, 1);
+        wr_u32(w, 300);
+        if (aaaa) {
+            static const uint8_t pre[14] = {0x20, 0x01, 0x0d, 0xb8, 0, 0x53}; /* 2001:db8:53:: */
+            wr_u16(w, 16);
+            wr_bytes(w, pre, sizeof pre);
+            wr_u16(w, (f->index & 0xfff) + 1);
+        } else {
+            wr_u16(w, 4);
+            wr_u8(w, 203);
+            wr_u8(w, 0);
+            wr_u8(w, 113);
+            wr_u8(w, f->index % 254 + 1);
+        }
+    }
+    if (opt >= -1) {
+        wr_u8(w, 0);
+        wr_u16(w, 41);
+        wr_u16(w, 1232); /* the requestor's UDP payload size */
+        wr_u32(w, 0);
+        wr_u16(w, opt >= 0 ? 4 + (unsigned)opt : 0);
+        if (opt >= 0) {
+            wr_u16(w, 12);
+            wr_u16(w, (unsigned)opt);
+            wr_fill(w, 0, (size_t)opt);
+        }
+    }
+}
+
+static size_t dns_base(const flow_t *f, bool response)
+{
+    wr_t w = {NULL, 0};
+    dns_write(f, &w, 0, response, -2);
+    return w.n;
+}
+
+/* The size nearest @drawn (at most @cap) that a DNS message can take: the bare message, with
+ * an empty OPT record (11 bytes more) or with padding (15 or more). */
+static unsigned dns_fit(const flow_t *f, bool response, unsigned drawn, unsigned cap)
+{
+    size_t base = dns_base(f, response);
+    if (drawn > cap)
+        drawn = cap;
+    if (drawn <= base)
+        return (unsigned)base;
+    size_t extra = drawn - base;
+    if (extra >= 15)
+        return drawn;
+    return (unsigned)(extra >= 11 ? base + 11 : base);
+}
+
+static size_t dns_message(const flow_t *f, unsigned seq, bool response, uint8_t *out,
+                          size_t size)
+{
+    size_t base = dns_base(f, response);
+    size_t extra = size > base ? size - base : 0;
+    int opt = extra >= 15 ? (int)(extra - 15) : extra >= 11 ? -1 : -2;
+    wr_t w = {out, 0};
+    dns_write(f, &w, seq, response, opt);
+    return w.n;
+}
+
+static const char ssh_client_banner[] = "SSH-2.0-OpenSSH_9.6\r\n";
+static const char ssh_server_banner[] = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
+
+/* Writes message @l7 of flow @f into @out (NULL: only measures it): exactly @size bytes when
+ * the protocol can take that size and @size is at least its smallest, else the smallest (or,
+ * for banners and mail lines, the one) message. Returns the length. */
+static size_t l7_message(const flow_t *f, unsigned l7, unsigned seq, uint8_t *out, size_t size)
+{
+    char host[48], line[160];
+    int n = 0;
+    host_name(f, host, sizeof host);
+    switch (f->app) {
+    case APP_HTTP:
+        return l7 == L7_CLIENT ? http_request(f, out, size) : http_response(out, size);
+    case APP_TLS:
+        return l7 == L7_CLIENT ? tls_client_hello(f, out, size) : tls_server_hello(f, out, size);
+    case APP_DNS:
+        return dns_message(f, seq, l7 == L7_SERVER, out, size);
+    case APP_SSH:
+        n = snprintf(line, sizeof line, "%s",
+                     l7 == L7_CLIENT ? ssh_client_banner : ssh_server_banner);
+        break;
+    case APP_SMTP:
+        if (l7 == L7_GREETING)
+            n = snprintf(line, sizeof line, "220 %s ESMTP Postfix\r\n", host);
+        else if (l7 == L7_CLIENT)
+            n = snprintf(line, sizeof line, "EHLO c%" PRIu32 ".example.org\r\n", f->index);
+        else
+            n = snprintf(line, sizeof line,
+                         "250-%s\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250 8BITMIME\r\n",
+                         host);
+        break;
+    default:
+        return 0;
+    }
+    if (out != NULL)
+        memcpy(out, line, (size_t)n);
+    return (size_t)n;
+}
+
+/* The payload size the model gives opening message @l7 when it drew @drawn: at least what
+ * the message needs and one segment at most (flow_init made sure both hold), exactly the
+ * line for the line protocols. */
+static uint16_t l7_size(const flow_t *f, unsigned l7, unsigned drawn, unsigned seg)
+{
+    size_t need = l7_message(f, l7, 0, NULL, 0);
+    if (f->app == APP_SSH || f->app == APP_SMTP)
+        return (uint16_t)need;
+    if (drawn < need)
+        drawn = (unsigned)need;
+    return (uint16_t)(drawn < seg ? drawn : seg);
+}
+
+/* The name ocellus and nDPI give the application (TLS on 993 is IMAP over TLS). */
+static const char *app_name(const flow_t *f)
+{
+    switch (f->app) {
+    case APP_HTTP: return "http";
+    case APP_TLS: return f->sport == 993 ? "imaps" : "tls";
+    case APP_SSH: return "ssh";
+    case APP_SMTP: return "smtp";
+    case APP_DNS: return "dns";
+    default: return NULL;
+    }
+}
+
 /* ---- scenario builder -------------------------------------------------------------------- */
 
 typedef struct {
@@ -304,6 +775,7 @@ typedef struct {
     uint32_t snd[2];    /* TCP: next sequence number of each side */
     uint16_t icmp_seq;
     uint32_t rtt_us;
+    bool l7_sent;       /* the opening messages of this connection are out */
     bool failed;        /* a packet fell after the end of the capture */
 } bld_t;
 
@@ -361,7 +833,7 @@ static unsigned seg_max(const flow_t *f)
     return f->mss < g.o.max_payload ? f->mss : g.o.max_payload;
 }
 
-static void tcp_send(bld_t *b, int side, uint64_t gap, uint8_t flags, uint16_t len)
+static pkt_t *tcp_send(bld_t *b, int side, uint64_t gap, uint8_t flags, uint16_t len)
 {
     pkt_t *p = emit(b, side, gap);
     p->tcp_flags = flags;
@@ -370,6 +842,7 @@ static void tcp_send(bld_t *b, int side, uint64_t gap, uint8_t flags, uint16_t l
     p->payload = len;
     p->syn_opts = (flags & TH_SYN) ? 1 : 0;
     b->snd[side] += len + ((flags & (TH_SYN | TH_FIN)) ? 1 : 0);
+    return p;
 }
 
 /* Sequence numbers stay far from 2^32 so no engine comparison has to handle wrap-around. */
@@ -383,6 +856,12 @@ static void tcp_handshake(bld_t *b, bool synack_first)
         tcp_send(b, SIDE_CLIENT, 0, TH_SYN, 0);
     tcp_send(b, SIDE_SERVER, synack_first ? 0 : rtt_gap(b), TH_SYN | TH_ACK, 0);
     tcp_send(b, SIDE_CLIENT, synack_first ? rtt_gap(b) : burst_gap() + 30, TH_ACK, 0);
+    b->l7_sent = false;
+    if (b->f->app == APP_SMTP) { /* the server speaks first */
+        uint16_t len = (uint16_t)l7_message(b->f, L7_GREETING, 0, NULL, 0);
+        pkt_t *p = tcp_send(b, SIDE_SERVER, rtt_gap(b), TH_ACK | TH_PSH, len);
+        p->l7 = L7_GREETING;
+    }
 }
 
 /* A request from the client and the server's response; the client acknowledges every second
@@ -394,11 +873,21 @@ static void tcp_round(bld_t *b, uint64_t think, unsigned req, unsigned resp)
         req = g.o.max_message;
     if (resp > g.o.max_message)
         resp = g.o.max_message;
+    /* The first round of a connection opens the application: one segment each way. */
+    bool l7 = b->f->app != APP_NONE && !b->l7_sent;
+    if (l7) {
+        req = l7_size(b->f, L7_CLIENT, req, mss);
+        resp = l7_size(b->f, L7_SERVER, resp, mss);
+        b->l7_sent = true;
+    }
     bool first = true;
     while (req > 0) {
         uint16_t len = (uint16_t)(req < mss ? req : mss);
         req -= len;
-        tcp_send(b, SIDE_CLIENT, first ? think : burst_gap(), TH_ACK | (req ? 0 : TH_PSH), len);
+        pkt_t *p = tcp_send(b, SIDE_CLIENT, first ? think : burst_gap(),
+                            TH_ACK | (req ? 0 : TH_PSH), len);
+        if (first && l7)
+            p->l7 = L7_CLIENT;
         first = false;
     }
     first = true;
@@ -409,7 +898,9 @@ static void tcp_round(bld_t *b, uint64_t think, unsigned req, unsigned resp)
         uint64_t gap = first ? rtt_gap(b) : burst_gap();
         if (first)
             gap += rng_range(0, 20000); /* server think time */
-        tcp_send(b, SIDE_SERVER, gap, TH_ACK | (resp ? 0 : TH_PSH), len);
+        pkt_t *p = tcp_send(b, SIDE_SERVER, gap, TH_ACK | (resp ? 0 : TH_PSH), len);
+        if (first && l7)
+            p->l7 = L7_SERVER;
         first = false;
         if (++n % 2 == 0 || resp == 0)
             tcp_send(b, SIDE_CLIENT, burst_gap() + 40, TH_ACK, 0);
@@ -486,12 +977,24 @@ static void tcp_reset(bld_t *b, int who, bool trailing)
     }
 }
 
-static void udp_send(bld_t *b, int side, uint64_t gap, unsigned len)
+static pkt_t *udp_send(bld_t *b, int side, uint64_t gap, unsigned len)
 {
     pkt_t *p = emit(b, side, gap);
     p->payload = (uint16_t)(len < g.o.max_payload ? len : g.o.max_payload);
     if (p->payload == 0)
         p->payload = 1;
+    return p;
+}
+
+/* One DNS message: every datagram of a DNS flow is one, sized as near @drawn as it can be. */
+static void dns_send(bld_t *b, int side, uint64_t gap, unsigned drawn)
+{
+    pkt_t *p = udp_send(b, side, gap, drawn);
+    if (b->f->app != APP_DNS)
+        return;
+    p->payload = (uint16_t)dns_fit(b->f, side == SIDE_SERVER, p->payload, g.o.max_payload);
+    p->l7 = side == SIDE_CLIENT ? L7_CLIENT : L7_SERVER;
+    p->icmp_seq = b->icmp_seq;
 }
 
 static void udp_stream_packet(bld_t *b, uint64_t gap)
@@ -502,11 +1005,12 @@ static void udp_stream_packet(bld_t *b, uint64_t gap)
 
 static void dns_exchange(bld_t *b, uint64_t gap, bool answered)
 {
-    udp_send(b, SIDE_CLIENT, gap, (unsigned)rng_range(28, 64));
+    b->icmp_seq++; /* numbers the exchange: the DNS transaction ID derives from it */
+    dns_send(b, SIDE_CLIENT, gap, (unsigned)rng_range(28, 64));
     if (answered) {
         uint64_t wait = rtt_gap(b);
         wait += rng_range(100, 30000); /* resolver time */
-        udp_send(b, SIDE_SERVER, wait, (unsigned)rng_range(44, 480));
+        dns_send(b, SIDE_SERVER, wait, (unsigned)rng_range(44, 480));
     }
 }
 
@@ -720,6 +1224,7 @@ typedef struct {
     uint32_t fin_seq[2];
     int second_fin; /* side whose FIN came second, -1 until both sides sent one */
     uint64_t last_us;
+    bool l7_seen; /* an application message went by: DPI has named the connection */
     rec_t rec; /* rec.pkts both zero: no record open (fresh counters after an active cut) */
 } sim_t;
 
@@ -753,6 +1258,7 @@ static bool sim_close_rec(sim_t *s, const flow_t *f, uint8_t reason)
     r->flow = f->index;
     r->src_side = s->src_side;
     r->reason = reason;
+    r->app = s->l7_seen ? f->app : APP_NONE;
     memset(&s->rec, 0, sizeof s->rec);
     return true;
 }
@@ -854,6 +1360,8 @@ static bool simulate(const flow_t *f, size_t p0, size_t p1, const uint8_t *want)
         r->octets[dir] += ip_len(f, p);
         r->uflags[dir] |= p->tcp_flags;
         s.last_us = p->ts_us;
+        if (p->l7 != L7_PATTERN)
+            s.l7_seen = true;
 
         if (f->proto == PROTO_TCP && !s.closed) {
             int side = p->side;
@@ -900,6 +1408,37 @@ static void addr4(uint8_t *a, uint8_t b0, uint8_t b1, uint8_t b2, uint8_t b3)
     a[1] = b1;
     a[2] = b2;
     a[3] = b3;
+}
+
+/* Chooses the application by the server port, unless the size caps leave no room for one of
+ * its opening messages in one segment (DNS: in one datagram); then the flow keeps the
+ * pattern and has no label. */
+static void flow_app_init(flow_t *f)
+{
+    f->app = APP_NONE;
+    if (f->proto == PROTO_UDP && f->sport == 53) {
+        f->app = APP_DNS;
+        if (dns_base(f, true) > g.o.max_payload)
+            f->app = APP_NONE;
+        return;
+    }
+    if (f->proto != PROTO_TCP)
+        return;
+    switch (f->sport) {
+    case 80:
+    case 8080: f->app = APP_HTTP; break;
+    case 443:
+    case 993: f->app = APP_TLS; break;
+    case 22: f->app = APP_SSH; break;
+    case 25: f->app = APP_SMTP; break;
+    default: return;
+    }
+    size_t cap = seg_max(f) < g.o.max_message ? seg_max(f) : g.o.max_message;
+    static const unsigned kinds[] = {L7_CLIENT, L7_SERVER, L7_GREETING};
+    for (size_t i = 0; i < 3; i++)
+        if ((kinds[i] != L7_GREETING || f->app == APP_SMTP) &&
+            l7_message(f, kinds[i], 0, NULL, 0) > cap)
+            f->app = APP_NONE;
 }
 
 static void flow_init(flow_t *f, uint32_t index, scenario_t sc)
@@ -989,6 +1528,7 @@ static void flow_init(flow_t *f, uint32_t index, scenario_t sc)
         f->sport = tcp_ports[rng_range(0, 6)];
         break;
     }
+    flow_app_init(f);
 }
 
 static scenario_t pick_scenario(uint32_t index)
@@ -1175,6 +1715,12 @@ static size_t render(const pkt_t *p, flow_t *f, uint8_t *buf)
     }
     for (unsigned i = 0; i < p->payload; i++)
         buf[n++] = (uint8_t)(0x20 + (i * 7 + p->seq + p->icmp_seq) % 95);
+    if (p->l7 != L7_PATTERN &&
+        l7_message(f, p->l7, p->icmp_seq, buf + n - p->payload, p->payload) != p->payload) {
+        fprintf(stderr, "ocgen: flow %" PRIu32 ": a %u-byte payload cannot hold its message\n",
+                f->index, p->payload);
+        exit(1);
+    }
 
     uint32_t sum = 0;
     if (f->proto != PROTO_ICMP) {
@@ -1290,6 +1836,8 @@ static void write_rec(FILE *fp, const rec_t *r)
     }
     if (f->vlan)
         fprintf(fp, ",\"vlanId\":%u", f->vlan);
+    if (r->app != APP_NONE)
+        fprintf(fp, ",\"applicationName\":\"%s\"", app_name(f));
     fprintf(fp, ",\"flowEndReason\":%u}\n", r->reason);
 }
 
@@ -1317,7 +1865,9 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: ocgen --seed N --flows N --out FILE.pcap --truth FILE.jsonl [options]\n"
             "Writes a deterministic capture of interleaved TCP/UDP/ICMP flows and the flow\n"
-            "records a flow meter must report for it (one JSON object per line).\n"
+            "records a flow meter must report for it (one JSON object per line). Flows to\n"
+            "the HTTP, TLS, SSH, SMTP and DNS ports open with real protocol messages, and\n"
+            "their records name the application (applicationName).\n"
             "  --idle-timeout S    engine idle timeout the truth assumes (30, >= 5)\n"
             "  --active-timeout S  engine active timeout the truth assumes (300, >= idle + 2)\n"
             "  --linger S          TCP linger after close the truth assumes (2, 1..idle-2)\n"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Checks every flow record ocellus reports against the ground truth of our traffic generator
 # (tests/gen/ocgen): orientation, per-direction packets and octets, start and end times, TCP
-# flags, ICMP types and end reasons. ocgen derives the truth from its own model of each
+# flags, ICMP types, end reasons and the application the DPI names (HTTP, TLS, SSH, SMTP and DNS
+# flows carry real opening messages). ocgen derives the truth from its own model of each
 # connection, never from the capture it writes, so this compares the engine with an
 # independent account of the same traffic. Also checks that ocgen is deterministic.
 set -u
@@ -27,6 +28,17 @@ has_reasons() {
     for r in "$@"; do
         grep -q "\"flowEndReason\":$r}" "$OC_TMP/$name.truth.jsonl" ||
             fail "$name: the ground truth has no record with flowEndReason $r"
+    done
+}
+
+# has_apps NAME APP...: the truth of run NAME names each application APP, so that the DPI
+# comparison cannot silently lose a protocol.
+has_apps() {
+    name=$1
+    shift
+    for a in "$@"; do
+        grep -q "\"applicationName\":\"$a\"" "$OC_TMP/$name.truth.jsonl" ||
+            fail "$name: the ground truth has no record with applicationName $a"
     done
 }
 
@@ -63,6 +75,7 @@ run active 10 25 --seed 4 --flows 300
 run many 30 300 --seed 3 --flows 2000 --max-payload 1000
 has_reasons mixed 1 3 4
 has_reasons active 1 2 3 4
+has_apps mixed http tls imaps ssh smtp dns
 
 # The committed demo capture is what samples/README says ocgen makes, and ocellus reads it
 # right with its default settings.
