@@ -39,4 +39,16 @@ if [ "${BENCH_PEERS:-1}" != 0 ]; then
     "${OC_PYTHON:-/usr/bin/python3}" "$(dirname "$0")/bench_peers.py" "$builddir" \
         --runs "${BENCH_RUNS:-3}"
 fi
+# Live capture over a veth pair (tests/bench/live_rate.sh, also make bench-live): only as
+# root with ip and tcpreplay; otherwise say why it was skipped.
+live=
+[ "$(id -u)" = 0 ] || live="not root"
+for tool in ip tcpreplay; do
+    command -v "$tool" >/dev/null 2>&1 || live="${live:+$live, }$tool not installed"
+done
+if [ -z "$live" ]; then
+    "$(dirname "$0")/live_rate.sh" "$builddir" || echo "live capture figure: live_rate.sh failed"
+else
+    echo "live capture figure skipped: $live (make bench-live as root, with iproute2 and tcpreplay)"
+fi
 exit 0
