@@ -540,6 +540,14 @@ cap_status_t cap_dispatch_batch(cap_t *cap, int max_packets, int timeout_ms, cap
     return cap_run(cap, max_packets, timeout_ms, error);
 }
 
+/* Live: the interface is down; keep the handle and wait for it (warned once per outage). */
+static void cap_mark_down(cap_t *cap)
+{
+    if (!cap->down)
+        g_warning("%s: interface is down; waiting for it to come back up", cap->name);
+    cap->down = true;
+}
+
 /*
  * Live, after a capture error: whether the interface was only taken down (ip link set down,
  * a link flap handled by a network manager), in which case we keep the handle and wait. The
@@ -556,9 +564,7 @@ static bool cap_live_down(cap_t *cap)
     (void)getsockopt(cap->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (cap->ifindex == 0 || if_nametoindex(cap->name) != cap->ifindex)
         return false;
-    if (!cap->down)
-        g_warning("%s: interface is down; waiting for it to come back up", cap->name);
-    cap->down = true;
+    cap_mark_down(cap);
     return true;
 }
 
@@ -567,27 +573,22 @@ static bool cap_live_down(cap_t *cap)
  * The socket error that says "down" is read by whoever polls first, and libpcap's own poll
  * inside pcap_dispatch() takes it without telling us (it then just waits), so the error
  * alone misses some flaps; a deleted interface raises no second error at all. Quiet periods
- * only: two system calls per timeout, never per packet. False, with @error set, when the
- * interface went away (the kernel takes an interface down before it deletes it).
+ * only: two system calls per timeout, never per packet. An interface that went away is
+ * down too (the kernel takes it down before deleting it): the next cap_run() reports it.
  */
-static bool cap_live_idle_check(cap_t *cap, GError **error)
+static void cap_live_idle_check(cap_t *cap)
 {
     if (cap->ifindex == 0)
-        return true;
+        return;
     if (if_nametoindex(cap->name) != cap->ifindex) {
-        g_set_error(error, CAP_ERROR, CAP_ERROR_READ, "%s: interface went away while down",
-                    cap->name);
-        return false;
+        cap->down = true;
+        return;
     }
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     g_strlcpy(ifr.ifr_name, cap->name, sizeof ifr.ifr_name);
-    if (ioctl(cap->fd, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
-        if (!cap->down)
-            g_warning("%s: interface is down; waiting for it to come back up", cap->name);
-        cap->down = true;
-    }
-    return true;
+    if (ioctl(cap->fd, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP))
+        cap_mark_down(cap);
 }
 
 static cap_status_t cap_run(cap_t *cap, int max_packets, int timeout_ms, GError **error)
@@ -636,8 +637,8 @@ static cap_status_t cap_run(cap_t *cap, int max_packets, int timeout_ms, GError 
             break;
         struct pollfd pfd = { .fd = cap->fd, .events = POLLIN };
         int rc = poll(&pfd, 1, timeout_ms);
-        if (rc == 0 && !cap_live_idle_check(cap, error))
-            return CAP_STATUS_ERROR;
+        if (rc == 0)
+            cap_live_idle_check(cap);
         if (rc == 0 || (rc < 0 && errno == EINTR))
             break;
         if (rc < 0) {
