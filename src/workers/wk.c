@@ -248,6 +248,13 @@ static entry_t *reserve(worker_t *wr, uint32_t need)
     }
 }
 
+/* The entry just written at wpos, @size bytes, gets its descriptor; unpublished yet. */
+static void commit_entry(worker_t *wr, uint32_t size)
+{
+    wr->desc[wr->wentries++ & DESC_MASK] = wr->wpos;
+    wr->wpos += size;
+}
+
 static void put_control(worker_t *wr, uint32_t type, uint64_t ts_us)
 {
     entry_t *e = reserve(wr, ENTRY_ALIGN);
@@ -255,8 +262,7 @@ static void put_control(worker_t *wr, uint32_t type, uint64_t ts_us)
     e->size = ENTRY_ALIGN;
     e->type = type;
     e->ts_us = ts_us;
-    wr->desc[wr->wentries++ & DESC_MASK] = wr->wpos;
-    wr->wpos += ENTRY_ALIGN;
+    commit_entry(wr, ENTRY_ALIGN);
 }
 
 static void put_packet(worker_t *wr, const oc_packet_t *p)
@@ -272,8 +278,7 @@ static void put_packet(worker_t *wr, const oc_packet_t *p)
     e->link = p->link;
     e->pad = 0;
     memcpy(e + 1, p->data, caplen);
-    wr->desc[wr->wentries++ & DESC_MASK] = wr->wpos;
-    wr->wpos += need;
+    commit_entry(wr, need);
 }
 
 /* ---- the API ------------------------------------------------------------------------ */
