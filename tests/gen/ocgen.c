@@ -449,6 +449,33 @@ static size_t http_response(uint8_t *out, size_t size)
     return 0;
 }
 
+/* A TLS handshake record up to its session id: record header (@rec_version), handshake
+ * header (@type: 1 ClientHello, 2 ServerHello), version 1.2, a random (@salt) and @sid
+ * session id bytes. Returns the record's offset for tls_hello_end(). */
+static size_t tls_hello_begin(wr_t *w, const flow_t *f, unsigned rec_version, unsigned type,
+                              uint32_t salt, unsigned sid)
+{
+    size_t rec = w->n;
+    wr_u8(w, 22);
+    wr_u16(w, rec_version);
+    wr_u16(w, 0); /* record length: tls_hello_end() */
+    wr_u8(w, type);
+    wr_u8(w, 0);  /* 24-bit handshake length: tls_hello_end() */
+    wr_u16(w, 0);
+    wr_u16(w, 0x0303);
+    wr_random(w, f, salt, 32);
+    wr_u8(w, sid);
+    wr_random(w, f, 2, sid); /* the server echoes the client's session id */
+    return rec;
+}
+
+/* Sets the lengths of the record begun at @rec, which ends here. */
+static void tls_hello_end(wr_t *w, size_t rec)
+{
+    wr_len_at(w, rec + 6, 3, w->n - rec - 9);
+    wr_len_at(w, rec + 3, 2, w->n - rec - 5);
+}
+
 /* A TLS 1.3 ClientHello (offering 1.2 too) with SNI; @sid session id bytes; @pad < 0: no
  * padding extension (RFC 7685), else one with @pad zero bytes. */
 static void tls_client_hello_write(const flow_t *f, wr_t *w, unsigned sid, int pad)
@@ -460,18 +487,7 @@ static void tls_client_hello_write(const flow_t *f, wr_t *w, unsigned sid, int p
                                     0x0805, 0x0501, 0x0806, 0x0601};
     char host[48];
     size_t hl = host_name(f, host, sizeof host);
-    size_t rec = w->n;
-    wr_u8(w, 22);
-    wr_u16(w, 0x0301);
-    wr_u16(w, 0);
-    size_t hs = w->n;
-    wr_u8(w, 1);
-    wr_u8(w, 0);
-    wr_u16(w, 0);
-    wr_u16(w, 0x0303);
-    wr_random(w, f, 1, 32);
-    wr_u8(w, sid);
-    wr_random(w, f, 2, sid);
+    size_t rec = tls_hello_begin(w, f, 0x0301, 1, 1, sid);
     wr_u16(w, 2 * (sizeof ciphers / sizeof ciphers[0]));
     for (size_t i = 0; i < sizeof ciphers / sizeof ciphers[0]; i++)
         wr_u16(w, ciphers[i]);
@@ -526,8 +542,7 @@ static void tls_client_hello_write(const flow_t *f, wr_t *w, unsigned sid, int p
         wr_fill(w, 0, (size_t)pad);
     }
     wr_len_at(w, exts, 2, w->n - exts - 2);
-    wr_len_at(w, hs + 1, 3, w->n - hs - 4);
-    wr_len_at(w, rec + 3, 2, w->n - rec - 5);
+    tls_hello_end(w, rec);
 }
 
 /* The ClientHello, padded to @size: the padding extension takes 4 bytes or more, so a
@@ -554,19 +569,8 @@ static size_t tls_client_hello(const flow_t *f, uint8_t *out, size_t size)
 
 static void tls_server_hello_write(const flow_t *f, wr_t *w, unsigned sid)
 {
-    size_t rec = w->n;
-    wr_u8(w, 22);
-    wr_u16(w, 0x0303);
-    wr_u16(w, 0);
-    size_t hs = w->n;
-    wr_u8(w, 2);
-    wr_u8(w, 0);
-    wr_u16(w, 0);
-    wr_u16(w, 0x0303);
-    wr_random(w, f, 4, 32);
-    wr_u8(w, sid);
-    wr_random(w, f, 2, sid); /* echoes the client's session id */
-    wr_u16(w, 0x1301);       /* TLS_AES_128_GCM_SHA256 */
+    size_t rec = tls_hello_begin(w, f, 0x0303, 2, 4, sid);
+    wr_u16(w, 0x1301); /* TLS_AES_128_GCM_SHA256 */
     wr_u8(w, 0);
     wr_u16(w, 46);
     wr_u16(w, 0x002b); /* supported_versions: 1.3 */
@@ -577,8 +581,7 @@ static void tls_server_hello_write(const flow_t *f, wr_t *w, unsigned sid)
     wr_u16(w, 0x001d);
     wr_u16(w, 32);
     wr_random(w, f, 5, 32);
-    wr_len_at(w, hs + 1, 3, w->n - hs - 4);
-    wr_len_at(w, rec + 3, 2, w->n - rec - 5);
+    tls_hello_end(w, rec);
 }
 
 /* The ServerHello, then as TLS 1.3 servers do a ChangeCipherSpec and encrypted records (the
