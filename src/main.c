@@ -561,7 +561,7 @@ static bool check_output_dirs(const cfg_t *cfg, const char *user)
             continue;
         const char *why = g_strerror(errno);
         const char *name = o->name != NULL ? o->name : o->uri;
-        if (o->rotate_interval_s != 0 || o->rotate_size != 0) {
+        if (exp_output_cfg_rotates(o)) {
             fprintf(stderr, "ocellus: output %s: user %s cannot create files in %s (%s), so "
                     "rotating %s would fail: make the directory writable by %s\n", name,
                     pw->pw_name, dir, why, path, pw->pw_name);
@@ -592,7 +592,7 @@ static void give_output_files(const cfg_t *cfg, const char *user)
         const exp_output_cfg_t *o = &cfg->outputs[i];
         g_autofree char *path = exp_output_cfg_file(o);
         struct stat st;
-        if (path == NULL || o->rotate_interval_s != 0 || o->rotate_size != 0 ||
+        if (path == NULL || exp_output_cfg_rotates(o) ||
             stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid == pw->pw_uid)
             continue;
         if (chown(path, pw->pw_uid, (gid_t)-1) != 0) {

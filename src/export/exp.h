@@ -103,6 +103,12 @@ bool exp_output_cfg_check(const exp_output_cfg_t *cfg, GError **error);
  * that are not valid. */
 char *exp_output_cfg_file(const exp_output_cfg_t *cfg);
 
+/* Whether the output rotates its file (by time or size). */
+static inline bool exp_output_cfg_rotates(const exp_output_cfg_t *cfg)
+{
+    return cfg->rotate_interval_s != 0 || cfg->rotate_size != 0;
+}
+
 /* Validates @cfg, loads its template, opens the file or socket and starts the output's
  * thread. Errors name the output and the URI (or the template file, line and element). */
 exp_output_t *exp_output_new(const exp_output_cfg_t *cfg, GError **error);

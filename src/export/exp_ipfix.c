@@ -686,7 +686,7 @@ static bool file_open(exp_output_t *out, GError **error)
     out->sink = s;
     if (!ipfix_setup(out, s, EXP_FILE_MSG_SIZE, error))
         return false;
-    if (out->cfg.rotate_interval_s != 0 || out->cfg.rotate_size != 0) {
+    if (exp_output_cfg_rotates(&out->cfg)) {
         s->rotating = true;
         s->part_path = exp_file_part_name(out->path);
         struct stat st;
@@ -724,11 +724,12 @@ static bool file_reopen(exp_output_t *out, GError **error)
     emit(out, s, false);
     if (s->rotating)
         return rotate(out, s, error); /* SIGHUP ends the current file early */
-    int fd = open(out->path, O_WRONLY | O_CREAT | O_CLOEXEC | O_APPEND, 0644);
+    GError *err = NULL;
+    int fd = open_file(out->path, true, &err);
     if (fd < 0) {
-        g_set_error(error, EXP_ERROR, EXP_ERROR_OPEN,
-                    "cannot open %s: %s; still writing the file it had open", out->path,
-                    g_strerror(errno));
+        g_set_error(error, EXP_ERROR, EXP_ERROR_OPEN, "%s; still writing the file it had open",
+                    err->message);
+        g_error_free(err);
         return false;
     }
     if (s->fd >= 0)

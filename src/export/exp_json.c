@@ -87,11 +87,12 @@ static bool json_reopen(exp_output_t *out, GError **error)
     if (s->is_stdout)
         return true;
     json_flush(out);
-    FILE *fp = fopen(out->path, "ae");
+    GError *err = NULL;
+    FILE *fp = json_fopen(out->path, "ae", &err);
     if (fp == NULL) {
-        g_set_error(error, EXP_ERROR, EXP_ERROR_OPEN,
-                    "cannot open %s: %s; still writing the file it had open", out->path,
-                    g_strerror(errno));
+        g_set_error(error, EXP_ERROR, EXP_ERROR_OPEN, "%s; still writing the file it had open",
+                    err->message);
+        g_error_free(err);
         return false;
     }
     if (s->fp != NULL)

@@ -193,7 +193,7 @@ static bool check_cfg(const exp_output_t *out, GError **error)
             return false;
         }
     }
-    if ((c->rotate_interval_s != 0 || c->rotate_size != 0) && out->kind != EXP_KIND_FILE) {
+    if (exp_output_cfg_rotates(c) && out->kind != EXP_KIND_FILE) {
         g_set_error(error, EXP_ERROR, EXP_ERROR_URI,
                     "output %s: rotate_interval and rotate_size apply to file: outputs only",
                     out->name);
