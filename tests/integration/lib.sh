@@ -66,12 +66,15 @@ free_udp_port() {
 # nfcapd_start DIR: starts a real nfcapd (Debian nfdump) on a free 127.0.0.1 UDP port, writing
 # into DIR and logging to DIR.log; sets NF_PORT and NF_PID (killed on exit). Returns once
 # nfcapd has bound its socket: datagrams sent before that would be lost.
+# ocellus reads a file far faster than nfcapd drains its socket, and the tests require that no
+# datagram is lost (nfcapd_stop), so nfcapd gets a 4 MiB receive buffer (the kernel caps it at
+# net.core.rmem_max) instead of the 208 KiB default, which a busy CI machine overran.
 nfcapd_start() {
     command -v nfcapd >/dev/null && command -v nfdump >/dev/null ||
         fail "nfcapd/nfdump not installed (Debian package nfdump)"
     mkdir -p "$1"
     NF_PORT=$(free_udp_port) || fail "no free UDP port"
-    nfcapd -b 127.0.0.1 -p "$NF_PORT" -w "$1" >"$1.log" 2>&1 &
+    nfcapd -b 127.0.0.1 -p "$NF_PORT" -B 4194304 -w "$1" >"$1.log" 2>&1 &
     NF_PID=$!
     OC_PIDS="$OC_PIDS $NF_PID"
     _i=0
