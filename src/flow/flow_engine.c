@@ -92,6 +92,26 @@ static bool icmp_is_echo(const dec_packet_t *p)
     return false;
 }
 
+/* Eight bytes as a big-endian number (compilers turn this into a load and a byte swap). */
+static inline uint64_t load_be64(const uint8_t *b)
+{
+    return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 |
+           (uint64_t)b[3] << 32 | (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 |
+           (uint64_t)b[6] << 8 | (uint64_t)b[7];
+}
+
+/* memcmp()'s order over two 16-byte addresses, as two big-endian words: a libc call per
+ * packet cost more than the comparison itself. */
+static inline int addr_cmp(const uint8_t *a, const uint8_t *b)
+{
+    for (unsigned i = 0; i < 16; i += 8) {
+        uint64_t u = load_be64(a + i), v = load_be64(b + i);
+        if (u != v)
+            return u < v ? -1 : 1;
+    }
+    return 0;
+}
+
 unsigned flow_key_from_packet(const dec_packet_t *p, flow_key_t *k)
 {
     uint16_t sport = p->sport, dport = p->dport;
@@ -107,7 +127,7 @@ unsigned flow_key_from_packet(const dec_packet_t *p, flow_key_t *k)
         }
     }
     memset(k, 0, sizeof *k);
-    int c = memcmp(p->src, p->dst, sizeof p->src);
+    int c = addr_cmp(p->src, p->dst);
     bool swap = c > 0 || (c == 0 && sport > dport);
     unsigned a = swap ? 1u : 0u;
     memcpy(k->addr[a], p->src, 16);
@@ -428,11 +448,6 @@ oc_status_t flow_engine_packet(flow_engine_t *e, pkt_time_t ts, const dec_packet
     return flow_engine_packet_held(e, ts, p, info);
 }
 
-uint32_t flow_key_hash(const flow_engine_t *e, const flow_key_t *key)
-{
-    return (uint32_t)ut_hash_words(key, sizeof *key, e->seed);
-}
-
 oc_status_t flow_engine_packet_held(flow_engine_t *e, pkt_time_t ts, const dec_packet_t *p,
                                     oc_packet_info_t *info)
 {
@@ -556,6 +571,8 @@ void flow_engine_init(flow_engine_t *e, const oc_config_t *cfg)
     memset(e, 0, sizeof *e);
     e->cfg = *cfg;
     e->seed = cfg->hash_seed;
+    for (unsigned i = 0; i < 6; i++)
+        e->hash_k[i] = ut_hash_mix64(e->seed + (i + 1) * UINT64_C(0x9e3779b97f4a7c15));
     flow_table_init(&e->table, cfg->max_flows);
     e->next_due = UINT64_MAX;
     e->idle_us = (pkt_time_t)cfg->idle_timeout_s * US_PER_S;
