@@ -151,6 +151,17 @@ dec_status_t dec_tunnel_udp(dec_packet_t *pkt);
 /* Counts one more encapsulation layer; false when DEC_MAX_LAYERS is exceeded. */
 bool dec_enter(dec_packet_t *pkt);
 
+/* Spread hash (dec_spread.c): which worker takes a packet. The same in both directions, over
+ * the addresses the flow key uses (a fragment's: its fragmented header's); 0 when the packet
+ * does not decode. */
+uint32_t dec_spread_hash(int link, const uint8_t *data, uint32_t caplen, unsigned opts);
+/* Its fast path: true, with *@hash set, for a plain Ethernet/VLAN IPv4 or IPv6 packet whose
+ * flow key takes the IP header's addresses; false when only the full decode can tell. */
+bool dec_spread_fast(int link, const uint8_t *data, uint32_t caplen, unsigned opts,
+                     uint32_t *hash);
+/* The hash of an address pair (16 bytes each, IPv4 zero-padded), symmetric. */
+uint32_t dec_spread_addrs(const uint8_t src[16], const uint8_t dst[16]);
+
 /* Short name of a status ("ok", "not-ip", "truncated", ...). */
 const char *dec_status_name(dec_status_t st);
 

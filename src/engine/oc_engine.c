@@ -19,7 +19,6 @@
 #include "decode/dec.h"
 #include "flow/flow.h"
 #include "frag/frag.h"
-#include "util/ut_hash.h"
 
 _Static_assert((int)DEC_NOT_IP == (int)OC_SKIP_NOT_IP && (int)DEC_TOO_DEEP == (int)OC_SKIP_TOO_DEEP &&
                    (int)DEC_N_STATUS == (int)OC_SKIP_N,
@@ -299,18 +298,7 @@ oc_status_t oc_engine_process_batch(oc_engine_t *engine, const oc_packet_t *pkts
 uint32_t oc_packet_spread_hash(int link, const uint8_t *data, uint32_t caplen,
                                bool tunnels_outer)
 {
-    dec_packet_t pkt;
-    dec_status_t st = dec_packet_opts(link, data, caplen,
-                                      tunnels_outer ? DEC_OPT_TUNNELS_OUTER : 0, &pkt);
-    if (st != DEC_OK && st != DEC_FRAGMENT)
-        return 0;
-    bool frag = pkt.frag != DEC_FRAG_NONE;
-    /* A fixed seed: every engine of a process must agree, and the spread only balances
-     * load (each engine's own table keeps its random seed). XOR makes it symmetric. */
-    const uint64_t seed = UINT64_C(0x6f63656c6c757321);
-    uint64_t a = ut_hash_words(frag ? pkt.frag_src : pkt.src, 16, seed);
-    uint64_t b = ut_hash_words(frag ? pkt.frag_dst : pkt.dst, 16, seed);
-    return (uint32_t)(ut_hash_mix64(a ^ b) >> 32);
+    return dec_spread_hash(link, data, caplen, tunnels_outer ? DEC_OPT_TUNNELS_OUTER : 0);
 }
 
 const oc_flow_info_t *oc_engine_packet_flow(oc_engine_t *engine)

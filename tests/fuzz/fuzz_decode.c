@@ -87,6 +87,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (st == DEC_OK)
         check_view(&pkt, copy, len);
+    /* The spread hash's fast path must agree with the full decode wherever that accepts the
+     * packet: otherwise a flow's packets could reach two workers. */
+    uint32_t fast;
+    if ((st == DEC_OK || st == DEC_FRAGMENT) &&
+        dec_spread_fast(link, copy, (uint32_t)len, pkt.opts, &fast)) {
+        bool frag = pkt.frag != DEC_FRAG_NONE;
+        if (fast != dec_spread_addrs(frag ? pkt.frag_src : pkt.src, frag ? pkt.frag_dst : pkt.dst))
+            abort();
+    }
     free(copy);
     return 0;
 }

@@ -418,8 +418,9 @@ oc_status_t oc_engine_process_batch(oc_engine_t *engine, const oc_packet_t *pkts
  * packets to several engines (workers) so that each flow stays with one engine. Fragments
  * hash on the addresses of their fragmented header, so all fragments of a datagram and the
  * unfragmented packets of its flow go to the same engine (unless an outer tunnel header,
- * rather than the flow's own, was fragmented). 0 for packets that are not IP (any engine
- * counts them the same). @tunnels_outer as in oc_config_t. Allocates nothing.
+ * rather than the flow's own, was fragmented). 0 for packets that are not IP; a malformed
+ * IP packet may get any value (any engine counts skipped packets the same). @tunnels_outer
+ * as in oc_config_t. Allocates nothing.
  */
 uint32_t oc_packet_spread_hash(int link, const uint8_t *data, uint32_t caplen,
                                bool tunnels_outer);
