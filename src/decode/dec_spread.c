@@ -39,21 +39,44 @@ static inline uint64_t spread_mix64(uint64_t x)
     return x;
 }
 
-/* One address (16 bytes, IPv4 zero-padded) to a word; the odd multiplier keeps IPv4 (whose
- * second word is 0) a bijection. */
-static inline uint64_t spread_addr(const uint8_t a[16])
+/* One address as its two words (the 16-byte form, IPv4 zero-padded, read in native order)
+ * to one word; the odd multiplier keeps IPv4, whose second word is 0, a bijection. */
+static inline uint64_t spread_words(uint64_t w0, uint64_t w1)
+{
+    return (w0 ^ UINT64_C(0x6f63656c6c757321)) * (w1 ^ UINT64_C(0x9e3779b97f4a7c15));
+}
+
+static inline uint64_t spread_addr16(const uint8_t *a)
 {
     uint64_t w[2];
     memcpy(w, a, sizeof w);
-    return (w[0] ^ UINT64_C(0x6f63656c6c757321)) * (w[1] ^ UINT64_C(0x9e3779b97f4a7c15));
+    return spread_words(w[0], w[1]);
+}
+
+/* The first word of an IPv4 address's 16-byte form, straight from the header: building
+ * that form on the stack and reading it back as words stalled on store forwarding. */
+static inline uint64_t spread_addr4(const uint8_t *a)
+{
+    uint32_t v;
+    memcpy(&v, a, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return spread_words((uint64_t)v << 32, 0);
+#else
+    return spread_words(v, 0);
+#endif
+}
+
+/* A sum is the same in both directions; the finalizer spreads it over the high bits that
+ * pick the worker. Fixed constants: every worker of a process must agree, and the spread
+ * only balances load (each engine's own table has a random seed). */
+static inline uint32_t spread_final(uint64_t a, uint64_t b)
+{
+    return (uint32_t)(spread_mix64(a + b) >> 32);
 }
 
 uint32_t dec_spread_addrs(const uint8_t src[16], const uint8_t dst[16])
 {
-    /* A sum is the same in both directions; the finalizer spreads it over the high bits
-     * that pick the worker. A fixed seed: every worker of a process must agree, and the
-     * spread only balances load (each engine's own table has a random seed). */
-    return (uint32_t)(spread_mix64(spread_addr(src) + spread_addr(dst)) >> 32);
+    return spread_final(spread_addr16(src), spread_addr16(dst));
 }
 
 static inline bool udp_tunnel_port(uint16_t port)
@@ -93,7 +116,6 @@ bool dec_spread_fast(int link, const uint8_t *p, uint32_t caplen, unsigned opts,
         type = be16(p + off);
     }
     off += 2;
-    uint8_t src[16] = {0}, dst[16] = {0};
     if (type == 0x0800) {
         if (caplen < off + 20 || p[off] >> 4 != 4)
             return false;
@@ -110,8 +132,8 @@ bool dec_spread_fast(int link, const uint8_t *p, uint32_t caplen, unsigned opts,
             l4_cap = total - hdr_len;
         if (!frag && !plain_transport(ip[9], ip + hdr_len, l4_cap, opts))
             return false;
-        memcpy(src, ip + 12, 4);
-        memcpy(dst, ip + 16, 4);
+        *hash = spread_final(spread_addr4(ip + 12), spread_addr4(ip + 16));
+        return true;
     } else if (type == 0x86dd) {
         if (caplen < off + 40 || p[off] >> 4 != 6)
             return false;
@@ -122,13 +144,10 @@ bool dec_spread_fast(int link, const uint8_t *p, uint32_t caplen, unsigned opts,
         /* Extension headers (fragments among them) are left to the full decode. */
         if (!plain_transport(ip[6], ip + 40, l4_cap, opts))
             return false;
-        memcpy(src, ip + 8, 16);
-        memcpy(dst, ip + 24, 16);
-    } else {
-        return false;
+        *hash = spread_final(spread_addr16(ip + 8), spread_addr16(ip + 24));
+        return true;
     }
-    *hash = dec_spread_addrs(src, dst);
-    return true;
+    return false;
 }
 
 uint32_t dec_spread_hash(int link, const uint8_t *data, uint32_t caplen, unsigned opts)
