@@ -217,6 +217,17 @@ def main():
                 print(f"  {label:<18} {fmt(pkts / cpu):>11} {fmt(pkts / wall):>12} "
                       f"{1e9 * cpu / pkts:7.0f} {fmt(flows / cpu):>9} "
                       f"{rss / 2**20:8.0f} MiB {rss / max(active, 1):7.0f} {ratio:>11}")
+            # What any flow meter pays on this machine for the same capture (oc_floor.c):
+            # reading alone, libpcap alone, and a minimal meter with no timeouts or export.
+            floor = os.path.join(b, "tests", "bench", "oc_floor")
+            if os.path.exists(floor):
+                # The same table size as ocellus (its default, or the capture's --max-flows):
+                # a larger, sparser slot array costs the meter a miss more per packet.
+                maxf = eng[eng.index("--max-flows") + 1] if "--max-flows" in eng else "262144"
+                fl = subprocess.run([floor, pcap, str(o.runs), maxf], capture_output=True,
+                                    text=True)
+                print(fl.stdout.rstrip() if fl.returncode == 0 else "  floor: oc_floor failed: "
+                      + fl.stderr.strip())
             if name == "a":
                 for w in range(2, o.workers + 1):
                     one = statistics.median(r[1] for r in res["ocellus dpi"])
