@@ -429,7 +429,8 @@ ns_bg "$OC_TMP/load.pid" "$OCELLUS" -i "$VA" --stats-interval 0 --shutdown-timeo
     -o "json:$OC_TMP/load.json" 2>"$OC_TMP/load.err"
 OC=$!
 OC_REAL=$BGPID
-wait_for 10 grep -q "^ocellus: capturing on $VA\$" "$OC_TMP/load.err" || fail "load: did not start"
+wait_for 10 grep -q "^ocellus: capturing on $VA\$" "$OC_TMP/load.err" ||
+    fail "load: did not start: $(cat "$OC_TMP/load.err")"
 tcpreplay -i "$VB" --topspeed --loop 0 "$OC_TMP/gen.pcap" >"$OC_TMP/topspeed.out" 2>&1 &
 TOP=$!
 OC_PIDS="$OC_PIDS $TOP"
