@@ -123,14 +123,15 @@ bool dec_spread_fast(int link, const uint8_t *p, uint32_t caplen, unsigned opts,
         uint32_t hdr_len = (uint32_t)(ip[0] & 0x0fu) * 4u;
         if (hdr_len < 20 || caplen < off + hdr_len)
             return false;
-        /* Any fragment, first or later, spreads on the fragmented header's addresses, which
-         * are this header's; otherwise the transport says whether a tunnel follows. The IP
-         * length bounds the transport header like the capture does. */
-        bool frag = (be16(ip + 6) & 0x3fffu) != 0;
+        /* A later fragment spreads on the fragmented header's addresses, which are this
+         * header's. Otherwise the transport says whether a tunnel follows, even for a first
+         * fragment: a fragmented packet inside the tunnel would be the one that counts. The
+         * IP length bounds the transport header like the capture does. */
+        bool later = (be16(ip + 6) & 0x1fffu) != 0;
         uint32_t total = be16(ip + 2), l4_cap = caplen - off - hdr_len;
         if (total != 0 && total >= hdr_len && total - hdr_len < l4_cap)
             l4_cap = total - hdr_len;
-        if (!frag && !plain_transport(ip[9], ip + hdr_len, l4_cap, opts))
+        if (!later && !plain_transport(ip[9], ip + hdr_len, l4_cap, opts))
             return false;
         *hash = spread_final(spread_addr4(ip + 12), spread_addr4(ip + 16));
         return true;
