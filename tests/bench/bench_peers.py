@@ -18,8 +18,11 @@ import argparse
 import hashlib
 import json
 import os
+import re
+import shutil
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -127,6 +130,29 @@ def run(cmd, env=None):
     return float(user) + float(system), wall, int(rss_kb) * 1024, p.stderr.decode()
 
 
+def pcap_prefix(src, dst, count):
+    """Writes the first COUNT packets of the classic pcap SRC (the generator's, native byte
+    order) to DST."""
+    with open(src, "rb") as f, open(dst, "wb") as out:
+        out.write(f.read(24))
+        for _ in range(count):
+            hdr = f.read(16)
+            if len(hdr) < 16:
+                break
+            caplen = struct.unpack("=IIII", hdr)[2]
+            out.write(hdr + f.read(caplen))
+
+
+def instructions(exe, args, env):
+    """Instructions (callgrind's Ir, every thread) of one run of EXE ARGS, or None."""
+    with tempfile.NamedTemporaryFile(suffix=".cg") as cg:
+        p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg.name,
+                            exe, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           env=env, text=True)
+        m = re.search(r"Collected : (\d+)", p.stderr)
+        return int(m.group(1)) if p.returncode == 0 and m else None
+
+
 def fmt(v, unit=""):
     for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(v) >= div:
@@ -143,7 +169,12 @@ def main():
     ap.add_argument("--no-check", action="store_true", help="skip the truth check")
     ap.add_argument("--workers", type=int, default=2,
                     help="also time DPI with 2..N workers on capture (a)")
+    ap.add_argument("--callgrind", type=int, default=200000, metavar="N",
+                    help="instructions per packet over the first N packets of each capture, "
+                    "under callgrind (0: skip; needs valgrind)")
     o = ap.parse_args()
+    if o.callgrind == 1 or o.callgrind < 0:
+        ap.error("--callgrind takes 0 (skip) or at least 2 packets")
     b = os.path.abspath(o.builddir)
     srcdir = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
     real = os.path.join(b, "src", ".libs", "ocellus")
@@ -228,6 +259,25 @@ def main():
                                     text=True)
                 print(fl.stdout.rstrip() if fl.returncode == 0 else "  floor: oc_floor failed: "
                       + fl.stderr.strip())
+            # Instruction counts do not depend on the host's load, unlike every time above:
+            # they show a change in the code's own work even when timings drown in noise.
+            if o.callgrind > 0 and shutil.which("valgrind"):
+                # Start-up and exit (templates, tables) cost the same for one packet as for
+                # N: a one-packet run is subtracted.
+                head, one = os.path.join(tmp, "head.pcap"), os.path.join(tmp, "one.pcap")
+                pcap_prefix(pcap, head, o.callgrind)
+                pcap_prefix(pcap, one, 1)
+                out = ["-o", "file:" + os.path.join(tmp, "cg.ipfix")]
+                line = []
+                for label, extra in (("--no-dpi", ["--no-dpi"]), ("dpi", [])):
+                    n = instructions(exe, ["-r", head, *extra, *eng, *out], env)
+                    base = instructions(exe, ["-r", one, *extra, *eng, *out], env)
+                    line.append(f"{label} {(n - base) / (o.callgrind - 1):.0f}" if n and base
+                                else f"{label} failed")
+                print(f"  instructions per packet (callgrind, first {o.callgrind} packets, "
+                      f"all threads, start-up subtracted): " + ", ".join(line))
+                os.unlink(head)
+                os.unlink(one)
             if name == "a":
                 for w in range(2, o.workers + 1):
                     one = statistics.median(r[1] for r in res["ocellus dpi"])
