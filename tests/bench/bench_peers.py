@@ -270,10 +270,10 @@ def main():
                 out = ["-o", "file:" + os.path.join(tmp, "cg.ipfix")]
                 line = []
                 for label, extra in (("--no-dpi", ["--no-dpi"]), ("dpi", [])):
-                    n = instructions(exe, ["-r", head, *extra, *eng, *out], env)
-                    base = instructions(exe, ["-r", one, *extra, *eng, *out], env)
-                    line.append(f"{label} {(n - base) / (o.callgrind - 1):.0f}" if n and base
-                                else f"{label} failed")
+                    ir_n = instructions(exe, ["-r", head, *extra, *eng, *out], env)
+                    ir_1 = instructions(exe, ["-r", one, *extra, *eng, *out], env)
+                    line.append(f"{label} {(ir_n - ir_1) / (o.callgrind - 1):.0f}"
+                                if ir_n and ir_1 else f"{label} failed")
                 print(f"  instructions per packet (callgrind, first {o.callgrind} packets, "
                       f"all threads, start-up subtracted): " + ", ".join(line))
                 os.unlink(head)
