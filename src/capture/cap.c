@@ -568,6 +568,17 @@ static bool cap_live_down(cap_t *cap)
     return true;
 }
 
+/* Live, after a capture error that is not a mere "down": the error to report, naming the
+ * interface as gone when it no longer exists under its name (deleted while up; the kernel
+ * takes it down on the way, but that error may have been read by libpcap's own poll). */
+static void cap_live_error(cap_t *cap, const char *what, GError **error)
+{
+    if (cap->ifindex != 0 && if_nametoindex(cap->name) != cap->ifindex)
+        g_set_error(error, CAP_ERROR, CAP_ERROR_READ, "%s: interface went away", cap->name);
+    else
+        g_set_error(error, CAP_ERROR, CAP_ERROR_READ, "%s: %s", cap->name, what);
+}
+
 /*
  * Live, when a poll timed out without packets: whether the interface is still there and up.
  * The socket error that says "down" is read by whoever polls first, and libpcap's own poll
@@ -629,8 +640,8 @@ static cap_status_t cap_run(cap_t *cap, int max_packets, int timeout_ms, GError 
         if (n == PCAP_ERROR) {
             if (cap_live_down(cap))
                 break;
-            g_set_error(error, CAP_ERROR, CAP_ERROR_READ, "%s: capture failed: %s", cap->name,
-                        pcap_geterr(cap->pcap));
+            g_autofree char *what = g_strdup_printf("capture failed: %s", pcap_geterr(cap->pcap));
+            cap_live_error(cap, what, error);
             return CAP_STATUS_ERROR;
         }
         if (n == PCAP_ERROR_BREAK || cap->delivered > 0 || attempt == 1)
@@ -649,8 +660,7 @@ static cap_status_t cap_run(cap_t *cap, int max_packets, int timeout_ms, GError 
         if ((pfd.revents & POLLERR) && cap_live_down(cap))
             break;
         if (pfd.revents & (POLLERR | POLLNVAL)) {
-            g_set_error(error, CAP_ERROR, CAP_ERROR_READ, "%s: capture device failed",
-                        cap->name);
+            cap_live_error(cap, "capture device failed", error);
             return CAP_STATUS_ERROR;
         }
     }

@@ -271,7 +271,8 @@ wait_for 5 exited "$OC2" || fail "ocellus still runs 5 s after $VA went away"
 RC=0
 wait "$OC2" || RC=$?
 [ "$RC" -eq 1 ] || fail "exit status $RC after the interface went away, expected 1: $(cat "$ERR2")"
-grep -q "^ocellus: $VA: .*stopping" "$ERR2" || fail "no error naming $VA: $(cat "$ERR2")"
+grep -q "^ocellus: $VA: interface went away; stopping" "$ERR2" ||
+    fail "no error saying $VA went away: $(cat "$ERR2")"
 
 # Logging to syslog, seen by a /dev/log socket of our own: in a private mount namespace
 # (unshare -m) /dev is a fresh tmpfs, so the machine's /dev/log (if any) is not touched.
