@@ -26,21 +26,28 @@ enum {
 
 #define MAX_DISSECTORS 64
 
+/* Scratch areas per inspection slot: one per dissector of the flow's transport (a flow
+ * only ever calls those), at the dissector's rank among them (dpi_t.rank). 19 run on TCP
+ * and 23 on UDP today; dpi_init() refuses a table that outgrows this. */
+#define SCRATCH_SLOTS 24
+
 typedef struct dpi_inspect {
     uint64_t candidates;           /* bit i: dpi_dissectors[i] may still match */
     uint32_t next_seq[2];          /* TCP: sequence number of the next byte expected */
-    uint32_t len[2];               /* bytes in buf[dir] */
+    uint32_t len[2];               /* bytes in the direction's buffer (ins_buf) */
     uint32_t pkts[2];              /* payload packets given to dissectors, per direction */
     uint32_t unused_segs;          /* TCP segments that brought nothing in order */
     uint8_t flags;
     uint8_t owner;                 /* dissector index when INS_OWNED */
-    uint64_t scratch_live;         /* bit i: scratch[i] holds dissector i's state */
+    uint64_t scratch_live;         /* bit i: dissector i's state is in the slot */
     /* A dissector's first call gets a zeroed scratch outside the slot (dpi_t.first_scratch)
      * and its state is copied here only if it goes on: most dissectors say no at once, and
      * clearing their scratch here cost a cache miss per line, more than the rest of the
      * slot's work for a flow identified (or given up) on its first packet. */
-    uint8_t scratch[MAX_DISSECTORS][DPI_SCRATCH];
-    uint8_t buf[2][DPI_STREAM_CAP];
+    uint8_t scratch[SCRATCH_SLOTS][DPI_SCRATCH]; /* [rank of the dissector] */
+    /* A direction's first DPI_SMALL bytes; beyond that they move to a buffer of the big
+     * pool (dpi_t.ins_big says which). */
+    uint8_t small[2][DPI_SMALL];
 } dpi_inspect_t;
 
 typedef struct dpi_fields_slot {
@@ -64,6 +71,7 @@ struct dpi {
     uint8_t first_scratch[DPI_SCRATCH]; /* all zero between dissector calls */
     bool fields_on;
     uint64_t cand_tcp, cand_udp;   /* dissectors that run on each transport */
+    uint8_t rank[2][MAX_DISSECTORS]; /* [UDP?][dissector]: its scratch area in a slot */
     dpi_inspect_t *ins;
     uint32_t n_ins, ins_free, ins_never_used;
     /* Free list links of the inspection slots, apart from the slots: a flow that ends
@@ -74,6 +82,17 @@ struct dpi {
      * never need a slot of their own (taking one meant a cache miss on a slot given back
      * long ago). A flow that goes on moves to a slot, which was checked to be there. */
     dpi_inspect_t *stage;
+    /* Stream buffers of DPI_STREAM_CAP bytes for the directions that outgrow their slot's
+     * DPI_SMALL bytes, and for UDP while dissectors run (they may fill one): two per slot
+     * at most, so the pool never runs out, and the stage's two for good. Most inspected
+     * flows keep a few hundred bytes: a slot with 4 KB per direction inline was 10 KB, and
+     * first-touching those pools was a tenth of a DPI run. */
+    uint8_t *big;
+    uint32_t n_big, big_free, big_never_used;
+    uint32_t *big_next;
+    /* Per slot (the stage's after the last) and direction: its big buffer + 1, 0 = none;
+     * apart from the slots for the reason ins_next is. */
+    uint32_t *ins_big;
     dpi_fields_slot_t *fields;
     uint32_t n_fields, fields_free, fields_never_used;
     dpi_expectation_t expect[EXPECT_N];
@@ -83,6 +102,23 @@ struct dpi {
 
 _Static_assert(MAX_DISSECTORS <= 64, "candidates is a 64-bit mask");
 
+/* A big buffer; there is always one (n_big covers every slot's two and the stage's). */
+static uint32_t big_take(dpi_t *d)
+{
+    if (d->big_free != DPI_NONE) {
+        uint32_t b = d->big_free;
+        d->big_free = d->big_next[b];
+        return b;
+    }
+    return d->big_never_used++;
+}
+
+static void big_give(dpi_t *d, uint32_t b)
+{
+    d->big_next[b] = d->big_free;
+    d->big_free = b;
+}
+
 void dpi_init(dpi_t **out, const oc_config_t *cfg)
 {
     dpi_t *d = calloc(1, sizeof *d);
@@ -91,23 +127,38 @@ void dpi_init(dpi_t **out, const oc_config_t *cfg)
     d->fields_on = cfg->dpi_fields;
     d->n_ins = cfg->dpi_max_inspect;
     d->n_fields = cfg->dpi_fields ? cfg->dpi_max_fields : 0;
-    /* The slot pools on huge pages (ut_mem.h): slots are 10 KiB, and faulting them in 4 KiB
-     * at a time was an eighth of the DPI run's time. */
+    /* The pools on huge pages (ut_mem.h): faulting inspection slots in 4 KiB at a time was
+     * an eighth of the DPI run's time. */
     if (d->n_ins > 0) {
         d->ins = ut_big_alloc((size_t)d->n_ins * sizeof *d->ins);
+        d->n_big = 2 * d->n_ins + 2;
+        d->big = ut_big_alloc((size_t)d->n_big * DPI_STREAM_CAP);
         if ((d->ins_next = calloc(d->n_ins, sizeof *d->ins_next)) == NULL ||
-            (d->stage = calloc(1, sizeof *d->stage)) == NULL)
+            (d->stage = calloc(1, sizeof *d->stage)) == NULL ||
+            (d->big_next = calloc(d->n_big, sizeof *d->big_next)) == NULL ||
+            (d->ins_big = calloc(2 * (size_t)d->n_ins + 2, sizeof *d->ins_big)) == NULL)
             abort();
+        d->big_free = DPI_NONE;
+        d->ins_big[2 * d->n_ins] = big_take(d) + 1;
+        d->ins_big[2 * d->n_ins + 1] = big_take(d) + 1;
     }
     if (d->n_fields > 0)
         d->fields = ut_big_alloc((size_t)d->n_fields * sizeof *d->fields);
     d->ins_free = d->fields_free = DPI_NONE;
+    unsigned n_tcp = 0, n_udp = 0;
     for (unsigned i = 0; i < dpi_n_dissectors; i++) {
-        if (dpi_dissectors[i].tcp)
+        if (dpi_dissectors[i].tcp) {
             d->cand_tcp |= UINT64_C(1) << i;
-        if (dpi_dissectors[i].udp)
+            d->rank[0][i] = (uint8_t)n_tcp++;
+        }
+        if (dpi_dissectors[i].udp) {
             d->cand_udp |= UINT64_C(1) << i;
+            d->rank[1][i] = (uint8_t)n_udp++;
+        }
     }
+    /* A programming error, caught by any test that inspects a flow. */
+    if (n_tcp > SCRATCH_SLOTS || n_udp > SCRATCH_SLOTS || dpi_n_dissectors > MAX_DISSECTORS)
+        abort();
     *out = d;
 }
 
@@ -116,6 +167,9 @@ void dpi_free(dpi_t *dpi)
     if (dpi == NULL)
         return;
     ut_big_free(dpi->ins, (size_t)dpi->n_ins * sizeof *dpi->ins);
+    ut_big_free(dpi->big, (size_t)dpi->n_big * DPI_STREAM_CAP);
+    free(dpi->big_next);
+    free(dpi->ins_big);
     free(dpi->ins_next);
     free(dpi->stage);
     ut_big_free(dpi->fields, (size_t)dpi->n_fields * sizeof *dpi->fields);
@@ -153,8 +207,54 @@ static bool ins_available(const dpi_t *d)
 
 static void ins_give(dpi_t *d, uint32_t i)
 {
+    for (unsigned dir = 0; dir < 2; dir++) {
+        uint32_t *b = &d->ins_big[2 * i + dir];
+        if (*b != 0) {
+            big_give(d, *b - 1);
+            *b = 0;
+        }
+    }
     d->ins_next[i] = d->ins_free;
     d->ins_free = i;
+}
+
+/* The slot @si (d->n_ins: the stage) and its direction @dir's buffer. */
+static inline dpi_inspect_t *ins_at(dpi_t *d, uint32_t si)
+{
+    return si == d->n_ins ? d->stage : &d->ins[si];
+}
+
+static inline uint8_t *ins_buf(dpi_t *d, uint32_t si, unsigned dir)
+{
+    uint32_t b = d->ins_big[2 * si + dir];
+    return b != 0 ? d->big + (size_t)(b - 1) * DPI_STREAM_CAP : ins_at(d, si)->small[dir];
+}
+
+/* The buffer of @dir with room for @need (<= DPI_STREAM_CAP) bytes: a direction that
+ * outgrows its DPI_SMALL bytes moves to a big buffer, taking its first @keep bytes along. */
+static uint8_t *ins_buf_room(dpi_t *d, uint32_t si, unsigned dir, uint32_t need, uint32_t keep)
+{
+    uint32_t *b = &d->ins_big[2 * si + dir];
+    if (*b == 0 && need > DPI_SMALL) {
+        *b = big_take(d) + 1;
+        uint8_t *to = d->big + (size_t)(*b - 1) * DPI_STREAM_CAP;
+        memcpy(to, ins_at(d, si)->small[dir], keep);
+        return to;
+    }
+    return ins_buf(d, si, dir);
+}
+
+/* A UDP direction's buffer is the dissectors' own (QUIC keeps a bitmap past buf_len), so
+ * it is kept whole, and only while a dissector that matched may use it: without an owner
+ * it goes back after each datagram. */
+static void ins_buf_release(dpi_t *d, uint32_t si, unsigned dir)
+{
+    uint32_t *b = &d->ins_big[2 * si + dir];
+    if (*b != 0) {
+        big_give(d, *b - 1);
+        *b = 0;
+    }
+    ins_at(d, si)->len[dir] = 0;
 }
 
 static uint32_t fields_take(dpi_t *d)
@@ -273,25 +373,30 @@ static void stage_keep(dpi_t *d, dpi_flow_t *df, unsigned dir, const uint8_t *fi
     df->inspect = ins_take(d);
     dpi_inspect_t *s = &d->ins[df->inspect];
     memcpy(s, g, offsetof(dpi_inspect_t, scratch));
+    const uint8_t *rank = d->rank[l4 == 17];
     for (uint64_t live = g->scratch_live; live != 0; live &= live - 1) {
-        unsigned i = (unsigned)__builtin_ctzll(live);
-        memcpy(s->scratch[i], g->scratch[i], DPI_SCRATCH);
+        unsigned r = rank[__builtin_ctzll(live)];
+        memcpy(s->scratch[r], g->scratch[r], DPI_SCRATCH);
     }
     if (first != NULL)
-        memcpy(s->buf[dir], first, s->len[dir]);
+        memcpy(ins_buf_room(d, df->inspect, dir, s->len[dir], 0), first, s->len[dir]);
     else if (l4 == 17 && (g->flags & INS_OWNED))
-        memcpy(s->buf[dir], g->buf[dir], DPI_STREAM_CAP);
+        memcpy(ins_buf_room(d, df->inspect, dir, DPI_STREAM_CAP, 0), ins_buf(d, d->n_ins, dir),
+               DPI_STREAM_CAP);
+    else if (l4 == 17)
+        s->len[dir] = 0; /* no dissector may have used the buffer: nothing to keep */
 }
 
 /* Adds a TCP segment to its direction's prefix. Returns false when it brings nothing new
  * (retransmission, or a segment after a hole, which is dropped: dissectors only ever see
  * the stream from its start without gaps). The direction's first bytes are not copied:
- * *first points at them in the packet and the caller copies them into buf[dir] only if the
+ * *first points at them in the packet and the caller copies them into its buffer only if the
  * flow stays under inspection (most are decided on their first payload). Otherwise *first
- * is NULL and the bytes are in buf[dir]. */
-static bool stream_add(dpi_inspect_t *s, unsigned dir, const dec_packet_t *p,
+ * is NULL and the bytes are in the buffer. */
+static bool stream_add(dpi_t *d, uint32_t si, unsigned dir, const dec_packet_t *p,
                        oc_engine_stats_t *stats, uint32_t *new_off, const uint8_t **first)
 {
+    dpi_inspect_t *s = ins_at(d, si);
     const uint8_t seq_bit = dir == 0 ? INS_SEQ_OUT : INS_SEQ_IN;
     uint32_t seq = p->tcp_seq;
     const uint8_t *data = p->payload;
@@ -323,7 +428,8 @@ static bool stream_add(dpi_inspect_t *s, unsigned dir, const dec_packet_t *p,
         *first = data;
     } else {
         *first = NULL;
-        memcpy(s->buf[dir] + s->len[dir], data, len);
+        memcpy(ins_buf_room(d, si, dir, s->len[dir] + len, s->len[dir]) + s->len[dir], data,
+               len);
     }
     *new_off = s->len[dir];
     s->len[dir] += len;
@@ -380,7 +486,8 @@ void dpi_packet(dpi_t *d, dpi_flow_t *df, uint8_t *state, uint16_t *proto, unsig
     }
     if (p->payload_caplen == 0 || p->frag == DEC_FRAG_LATER)
         return;
-    dpi_inspect_t *s = staged ? d->stage : &d->ins[df->inspect];
+    const uint32_t si = staged ? d->n_ins : df->inspect;
+    dpi_inspect_t *s = ins_at(d, si);
 
     dpi_ctx_t ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -400,7 +507,7 @@ void dpi_packet(dpi_t *d, dpi_flow_t *df, uint8_t *state, uint16_t *proto, unsig
     const uint8_t *first = NULL;
     if (p->proto == 6) {
         uint32_t new_off = 0;
-        if (!stream_add(s, dir, p, stats, &new_off, &first)) {
+        if (!stream_add(d, si, dir, p, stats, &new_off, &first)) {
             /* A hole that never fills must not hold the slot for the flow's lifetime. */
             if (++s->unused_segs >= DPI_MAX_PACKETS)
                 finish(d, df, state);
@@ -408,38 +515,40 @@ void dpi_packet(dpi_t *d, dpi_flow_t *df, uint8_t *state, uint16_t *proto, unsig
                 stage_keep(d, df, dir, NULL, p->proto);
             return;
         }
-        ctx.data = first != NULL ? first : s->buf[dir];
+        ctx.data = first != NULL ? first : ins_buf(d, si, dir);
         ctx.len = s->len[dir];
         ctx.new_off = new_off;
         ctx.stream_full = s->len[dir] == DPI_STREAM_CAP;
-        ctx.peer = s->buf[dir ^ 1u];
+        ctx.peer = ins_buf(d, si, dir ^ 1u);
         ctx.peer_len = s->len[dir ^ 1u];
     } else {
         ctx.data = p->payload;
         ctx.len = p->payload_caplen;
-        ctx.buf = s->buf[dir];
+        /* Any dissector may match on this datagram and start using the buffer at once. */
+        ctx.buf = ins_buf_room(d, si, dir, DPI_STREAM_CAP, 0);
         ctx.buf_len = &s->len[dir];
     }
     s->pkts[dir]++;
 
     bool done = false;
     if (s->flags & INS_OWNED) {
-        ctx.scratch = s->scratch[s->owner];
+        ctx.scratch = s->scratch[d->rank[p->proto == 17][s->owner]];
         dpi_verdict_t v = dpi_dissectors[s->owner].fn(&ctx);
         *proto = ctx.proto;
         done = v != DPI_MATCH_MORE;
     } else {
+        const uint8_t *rank = d->rank[p->proto == 17];
         uint64_t cand = s->candidates;
         while (cand != 0) {
             unsigned i = (unsigned)__builtin_ctzll(cand);
             uint64_t bit = UINT64_C(1) << i;
             bool live = (s->scratch_live & bit) != 0;
             cand &= cand - 1;
-            ctx.scratch = live ? s->scratch[i] : d->first_scratch;
+            ctx.scratch = live ? s->scratch[rank[i]] : d->first_scratch;
             dpi_verdict_t v = dpi_dissectors[i].fn(&ctx);
             if (!live) {
                 if (v != DPI_NO) {
-                    memcpy(s->scratch[i], d->first_scratch, DPI_SCRATCH);
+                    memcpy(s->scratch[rank[i]], d->first_scratch, DPI_SCRATCH);
                     s->scratch_live |= bit;
                 }
                 memset(d->first_scratch, 0, DPI_SCRATCH);
@@ -468,5 +577,7 @@ void dpi_packet(dpi_t *d, dpi_flow_t *df, uint8_t *state, uint16_t *proto, unsig
     else if (staged)
         stage_keep(d, df, dir, first, p->proto);
     else if (first != NULL)
-        memcpy(s->buf[dir], first, s->len[dir]);
+        memcpy(ins_buf_room(d, si, dir, s->len[dir], 0), first, s->len[dir]);
+    else if (p->proto == 17 && !(s->flags & INS_OWNED))
+        ins_buf_release(d, si, dir);
 }

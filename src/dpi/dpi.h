@@ -28,6 +28,10 @@
  * per direction a dissector may use to reassemble, e.g. QUIC CRYPTO frames). */
 #define DPI_STREAM_CAP 4096
 
+/* Bytes of each direction an inspection slot holds itself; a direction that needs more
+ * moves to a DPI_STREAM_CAP buffer of its own (dpi.c). */
+#define DPI_SMALL 512
+
 /* Per-dissector private state, zeroed when inspection starts. */
 #define DPI_SCRATCH 32
 
