@@ -117,6 +117,11 @@ exp_output_t *exp_output_new(const exp_output_cfg_t *cfg, GError **error);
  * full. Called from the flow-termination callback, i.e. on the capture thread. */
 bool exp_output_submit(exp_output_t *out, const oc_flow_info_t *info);
 
+/* exp_output_submit() of @n records in order, taking the queue's lock once. Fields are
+ * copied as there, so a record collected past its callback must have none. Returns the
+ * number queued. */
+size_t exp_output_submit_many(exp_output_t *out, const oc_flow_info_t *infos, size_t n);
+
 /* Hands @stats to the output, which sends it as an options record (IPFIX outputs; JSON
  * outputs ignore it) after every flow record submitted before this call. Never blocks: a
  * snapshot that replaces one not yet sent supersedes it (each carries totals). Capture

@@ -383,6 +383,11 @@ bool exp_output_submit(exp_output_t *out, const oc_flow_info_t *info)
     return exp_queue_push(&out->queue, info);
 }
 
+size_t exp_output_submit_many(exp_output_t *out, const oc_flow_info_t *infos, size_t n)
+{
+    return exp_queue_push_many(&out->queue, infos, n);
+}
+
 void exp_output_get_stats(exp_output_t *out, exp_output_stats_t *stats)
 {
     g_mutex_lock(&out->queue.lock);

@@ -122,14 +122,13 @@ static bool wait_room(exp_queue_t *q)
     return q->popped != seen;
 }
 
-bool exp_queue_push(exp_queue_t *q, const oc_flow_info_t *info)
+/* exp_queue_push() with the lock held. */
+static bool push_locked(exp_queue_t *q, const oc_flow_info_t *info)
 {
-    g_mutex_lock(&q->lock);
     q->pushed++;
     for (;;) {
         if (q->closing || q->abort || (q->count == q->cap && !wait_room(q))) {
             q->lost++;
-            g_mutex_unlock(&q->lock);
             return false;
         }
         if (q->count < q->cap)
@@ -161,8 +160,25 @@ bool exp_queue_push(exp_queue_t *q, const oc_flow_info_t *info)
      * (about a second), which is nothing next to the idle timeout it already waited. */
     if (q->sleeping && q->count == q->wake_at)
         g_cond_signal(&q->wake);
-    g_mutex_unlock(&q->lock);
     return true;
+}
+
+bool exp_queue_push(exp_queue_t *q, const oc_flow_info_t *info)
+{
+    g_mutex_lock(&q->lock);
+    bool ok = push_locked(q, info);
+    g_mutex_unlock(&q->lock);
+    return ok;
+}
+
+size_t exp_queue_push_many(exp_queue_t *q, const oc_flow_info_t *infos, size_t n)
+{
+    size_t ok = 0;
+    g_mutex_lock(&q->lock);
+    for (size_t i = 0; i < n; i++)
+        ok += push_locked(q, &infos[i]);
+    g_mutex_unlock(&q->lock);
+    return ok;
 }
 
 size_t exp_queue_pop(exp_queue_t *q, oc_flow_info_t *dst, oc_fields_t *dst_fields, size_t max,

@@ -67,6 +67,11 @@ void exp_queue_clear(exp_queue_t *q);
  * on the capture thread. */
 bool exp_queue_push(exp_queue_t *q, const oc_flow_info_t *info);
 
+/* exp_queue_push() of @n records under one lock, for a producer that collects them first:
+ * with several threads on the queue, taking the lock per record moved its cache line
+ * between cores per record. Returns the number accepted. */
+size_t exp_queue_push_many(exp_queue_t *q, const oc_flow_info_t *infos, size_t n);
+
 /* What exp_queue_pop() saw. */
 typedef struct exp_queue_state {
     bool empty;    /* nothing left after this batch: time to flush a partial message */

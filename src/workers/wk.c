@@ -87,7 +87,8 @@ struct wk {
     unsigned n;
     oc_engine_t *single; /* n == 1: no thread, no ring */
     worker_t *workers;
-    oc_flow_termination_cb cb;
+    wk_record_cb cb;
+    wk_done_cb done;
     void *user;
     bool tunnels_outer;
     uint64_t clock;      /* newest packet time handed over */
@@ -117,7 +118,19 @@ static int worker_record(const oc_flow_info_t *info, void *user)
     wk_t *w = wr->owner;
     oc_flow_info_t copy = *info;
     copy.id = (info->id - 1) * w->n + wr->index + 1;
-    return w->cb(&copy, w->user);
+    return w->cb(&copy, wr->index, w->user);
+}
+
+static int single_record(const oc_flow_info_t *info, void *user)
+{
+    wk_t *w = user;
+    return w->cb(info, 0, w->user);
+}
+
+static inline void engine_done(wk_t *w, unsigned worker)
+{
+    if (w->done != NULL)
+        w->done(worker, w->user);
 }
 
 static gpointer worker_main(gpointer data)
@@ -176,6 +189,9 @@ static gpointer worker_main(gpointer data)
                 break;
             }
         }
+        /* Before a flush is reported done: its records are queued by then. */
+        if (!stop)
+            engine_done(wr->owner, wr->index);
         /* The space up to the end of the last entry taken (and any wrap filler before it)
          * goes back. */
         uint64_t last = wr->desc[(epos + taken - 1) & DESC_MASK];
@@ -288,7 +304,7 @@ static uint32_t share(uint32_t total, unsigned n)
     return total == 0 ? 0 : (uint32_t)(((uint64_t)total + n - 1) / n);
 }
 
-wk_t *wk_new(const oc_config_t *cfg, unsigned n, oc_flow_termination_cb cb, void *user,
+wk_t *wk_new(const oc_config_t *cfg, unsigned n, wk_record_cb cb, wk_done_cb done, void *user,
              char *err, size_t err_len)
 {
     if (n < 1 || n > WK_MAX) {
@@ -299,6 +315,7 @@ wk_t *wk_new(const oc_config_t *cfg, unsigned n, oc_flow_termination_cb cb, void
     wk_t *w = g_new0(wk_t, 1);
     w->n = n;
     w->cb = cb;
+    w->done = done;
     w->user = user;
     w->tunnels_outer = cfg->tunnels_outer;
     if (n == 1) {
@@ -307,7 +324,7 @@ wk_t *wk_new(const oc_config_t *cfg, unsigned n, oc_flow_termination_cb cb, void
             g_free(w);
             return NULL;
         }
-        oc_engine_set_termination_cb(w->single, cb, user);
+        oc_engine_set_termination_cb(w->single, single_record, w);
         return w;
     }
     oc_config_t each = *cfg;
@@ -353,7 +370,9 @@ bool wk_process(wk_t *w, const oc_packet_t *pkts, unsigned n)
         for (unsigned i = 0; i < n; i++)
             if (pkts[i].ts_us > w->clock)
                 w->clock = pkts[i].ts_us;
-        return oc_engine_process_batch(w->single, pkts, n, NULL) == OC_STATUS_OK;
+        bool ok = oc_engine_process_batch(w->single, pkts, n, NULL) == OC_STATUS_OK;
+        engine_done(w, 0);
+        return ok;
     }
     for (unsigned i = 0; i < n; i++) {
         const oc_packet_t *p = &pkts[i];
@@ -376,6 +395,7 @@ void wk_advance(wk_t *w, uint64_t now_us)
         w->clock = now_us;
     if (w->single != NULL) {
         oc_engine_advance(w->single, now_us);
+        engine_done(w, 0);
         return;
     }
     for (unsigned i = 0; i < w->n; i++) {
@@ -388,6 +408,7 @@ void wk_flush(wk_t *w)
 {
     if (w->single != NULL) {
         oc_engine_flush(w->single);
+        engine_done(w, 0);
         return;
     }
     w->flushes++;

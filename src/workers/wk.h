@@ -19,11 +19,19 @@
 
 typedef struct wk wk_t;
 
+/* A record from engine @worker (0..n-1), on that engine's thread; a non-zero return asks
+ * the engine to stop (oc_flow_termination_cb). */
+typedef int (*wk_record_cb)(const oc_flow_info_t *info, unsigned worker, void *user);
+
+/* Engine @worker finished a call (packets, a clock step, a flush), on its thread: it gives
+ * no more records until its next call, so records collected per engine can go out now. */
+typedef void (*wk_done_cb)(unsigned worker, void *user);
+
 /* Starts @n (1..WK_MAX) engines configured from @cfg, whose per-process bounds (max_flows,
- * DPI pools, fragment datagrams) are shared out between them. Records reach @cb (which must
- * be thread-safe when @n > 1) with flow ids unique across workers. NULL and a message in
- * @err when the configuration is invalid. */
-wk_t *wk_new(const oc_config_t *cfg, unsigned n, oc_flow_termination_cb cb, void *user,
+ * DPI pools, fragment datagrams) are shared out between them. Records reach @cb with flow
+ * ids unique across workers, and @done (may be NULL) follows every engine call. NULL and a
+ * message in @err when the configuration is invalid. */
+wk_t *wk_new(const oc_config_t *cfg, unsigned n, wk_record_cb cb, wk_done_cb done, void *user,
              char *err, size_t err_len);
 
 /* Hands @n packets over (their bytes are copied when there are workers). Returns false when
