@@ -119,6 +119,21 @@ static void big_give(dpi_t *d, uint32_t b)
     d->big_free = b;
 }
 
+static inline uint8_t *big_at(const dpi_t *d, uint32_t b)
+{
+    return d->big + (size_t)b * DPI_STREAM_CAP;
+}
+
+/* Gives slot @si's big buffer for @dir back, if it has one. */
+static void ins_big_drop(dpi_t *d, uint32_t si, unsigned dir)
+{
+    uint32_t *b = &d->ins_big[2 * si + dir];
+    if (*b != 0) {
+        big_give(d, *b - 1);
+        *b = 0;
+    }
+}
+
 void dpi_init(dpi_t **out, const oc_config_t *cfg)
 {
     dpi_t *d = calloc(1, sizeof *d);
@@ -207,13 +222,8 @@ static bool ins_available(const dpi_t *d)
 
 static void ins_give(dpi_t *d, uint32_t i)
 {
-    for (unsigned dir = 0; dir < 2; dir++) {
-        uint32_t *b = &d->ins_big[2 * i + dir];
-        if (*b != 0) {
-            big_give(d, *b - 1);
-            *b = 0;
-        }
-    }
+    ins_big_drop(d, i, 0);
+    ins_big_drop(d, i, 1);
     d->ins_next[i] = d->ins_free;
     d->ins_free = i;
 }
@@ -227,7 +237,7 @@ static inline dpi_inspect_t *ins_at(dpi_t *d, uint32_t si)
 static inline uint8_t *ins_buf(dpi_t *d, uint32_t si, unsigned dir)
 {
     uint32_t b = d->ins_big[2 * si + dir];
-    return b != 0 ? d->big + (size_t)(b - 1) * DPI_STREAM_CAP : ins_at(d, si)->small[dir];
+    return b != 0 ? big_at(d, b - 1) : ins_at(d, si)->small[dir];
 }
 
 /* The buffer of @dir with room for @need (<= DPI_STREAM_CAP) bytes: a direction that
@@ -237,7 +247,7 @@ static uint8_t *ins_buf_room(dpi_t *d, uint32_t si, unsigned dir, uint32_t need,
     uint32_t *b = &d->ins_big[2 * si + dir];
     if (*b == 0 && need > DPI_SMALL) {
         *b = big_take(d) + 1;
-        uint8_t *to = d->big + (size_t)(*b - 1) * DPI_STREAM_CAP;
+        uint8_t *to = big_at(d, *b - 1);
         memcpy(to, ins_at(d, si)->small[dir], keep);
         return to;
     }
@@ -249,11 +259,7 @@ static uint8_t *ins_buf_room(dpi_t *d, uint32_t si, unsigned dir, uint32_t need,
  * it goes back after each datagram. */
 static void ins_buf_release(dpi_t *d, uint32_t si, unsigned dir)
 {
-    uint32_t *b = &d->ins_big[2 * si + dir];
-    if (*b != 0) {
-        big_give(d, *b - 1);
-        *b = 0;
-    }
+    ins_big_drop(d, si, dir);
     ins_at(d, si)->len[dir] = 0;
 }
 
